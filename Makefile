@@ -16,7 +16,7 @@ demo: $(STAMP)
 	$(BIN)/python -m acr_refresh.demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check acr_refresh tests function_app.py benchmarks
+	$(BIN)/ruff check .
 	$(BIN)/mypy acr_refresh
 
 unit: $(STAMP)

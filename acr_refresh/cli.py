@@ -1,0 +1,243 @@
+"""The ``acr-refresh`` command line. Thin: parse arguments, load config, call :func:`run.run`, print.
+
+Exit status: 0 everything ok; 1 something failed or was not attempted; 2 invalid config or usage (nothing
+attempted). Every run option may also come from ``ACR_REFRESH_<OPTION>`` (e.g. ``ACR_REFRESH_CONCURRENCY``)
+when the flag is absent, because the Azure Functions app has no command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TextIO
+
+from . import __version__
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+TRUE_WORDS = {"1", "true", "yes", "on"}
+FALSE_WORDS = {"0", "false", "no", "off", ""}
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}") from None
+    if value < 1 or value > 1024:
+        raise argparse.ArgumentTypeError(f"must be between 1 and 1024, got {value}")
+    return value
+
+
+def _duration_seconds(text: str) -> float:
+    from .durations import parse_duration
+
+    try:
+        return parse_duration(text).total_seconds()
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _bool(text: str) -> bool:
+    word = text.strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="acr-refresh",
+        description=(
+            "Mint short-lived Azure Container Registry credentials from External Secrets Operator "
+            "ACRAccessToken definitions and deliver them to Kubernetes Secrets and Azure Key Vault."
+        ),
+        epilog="Every option of 'run' can also be set as ACR_REFRESH_<OPTION> (e.g. ACR_REFRESH_CONCURRENCY=8). "
+        "Exit status: 0 ok, 1 something failed, 2 invalid config or usage.",
+    )
+    parser.add_argument("--version", action="version", version=f"acr-refresh {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--config", metavar="PATH",
+                       help="config file or directory of *.yaml/*.yml/*.json (env ACR_REFRESH_CONFIG)")
+        p.add_argument("--strict", action="store_const", const=True, default=None,
+                       help="treat every config warning as an error (env ACR_REFRESH_STRICT)")
+        p.add_argument("--output", choices=("text", "json"), default=None,
+                       help="stdout format; json prints exactly one JSON document (env ACR_REFRESH_OUTPUT)")
+        p.add_argument("--log-format", choices=("text", "json"), default=None,
+                       help="stderr log format (env ACR_REFRESH_LOG_FORMAT)")
+        p.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default=None,
+                       help="log level (env ACR_REFRESH_LOG_LEVEL, default info)")
+
+    run_p = sub.add_parser("run", help="mint and deliver credentials", description="Mint and deliver credentials.")
+    common(run_p)
+    run_p.add_argument("--generator", action="append", metavar="NS/NAME",
+                       help="only this generator; repeatable (env ACR_REFRESH_GENERATOR, comma-separated)")
+    run_p.add_argument("--dry-run", action="store_const", const=True, default=None,
+                       help="mint (proving auth works) but write nothing (env ACR_REFRESH_DRY_RUN)")
+    run_p.add_argument("--concurrency", type=_positive_int, default=None, metavar="N",
+                       help="requests in flight at once, default 16 (env ACR_REFRESH_CONCURRENCY)")
+    run_p.add_argument("--deadline", type=_duration_seconds, default=None, metavar="DURATION",
+                       help="start no new request after this long, e.g. 10m (env ACR_REFRESH_DEADLINE)")
+
+    val_p = sub.add_parser("validate", help="check the config and print the plan",
+                           description="Parse and validate the config and print the plan. Exit 0 or 2.")
+    common(val_p)
+    return parser
+
+
+def _from_env(args: argparse.Namespace, environ: Mapping[str, str], parser: argparse.ArgumentParser) -> None:
+    """Fill options left unset on the command line from ``ACR_REFRESH_<OPTION>``."""
+    converters: dict[str, Callable[[str], Any]] = {
+        "config": str,
+        "strict": _bool,
+        "output": str,
+        "log_format": str,
+        "log_level": str,
+        "generator": lambda s: [g.strip() for g in s.split(",") if g.strip()],
+        "dry_run": _bool,
+        "concurrency": _positive_int,
+        "deadline": _duration_seconds,
+    }
+    choices = {"output": ("text", "json"), "log_format": ("text", "json"),
+               "log_level": ("debug", "info", "warning", "error")}
+    for dest, convert in converters.items():
+        if not hasattr(args, dest) or getattr(args, dest) is not None:
+            continue
+        name = "ACR_REFRESH_" + dest.upper()
+        raw = environ.get(name)
+        if raw is None or raw == "":
+            continue
+        try:
+            value = convert(raw)
+        except argparse.ArgumentTypeError as exc:
+            parser.error(f"{name}: {exc}")
+        if dest in choices and value not in choices[dest]:
+            parser.error(f"{name}: expected one of {', '.join(choices[dest])}, got {raw!r}")
+        setattr(args, dest, value)
+
+
+def main(argv: Sequence[str] | None = None, *, environ: Mapping[str, str] | None = None,
+         stdout: TextIO | None = None) -> int:
+    """Entry point of the ``acr-refresh`` console script. Returns the exit status."""
+    env = os.environ if environ is None else environ
+    out = stdout or sys.stdout
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    if not args.command:
+        parser.print_help(out)
+        return EXIT_USAGE
+    try:
+        _from_env(args, env, parser)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    output = args.output or "text"
+
+    from .logs import configure
+
+    handler = configure(args.log_format or "text", args.log_level or "info")
+    try:
+        if args.command == "validate":
+            return _validate(args, output, out, env)
+        return _run(args, output, out, env)
+    finally:
+        import logging
+
+        logging.getLogger().removeHandler(handler)
+
+
+def _load(args: argparse.Namespace, output: str, out: TextIO, env: Mapping[str, str]) -> Any:
+    from .config import load_config
+    from .errors import ConfigError
+
+    if not args.config:
+        _fail(output, out, "no config: give --config PATH or set ACR_REFRESH_CONFIG")
+        return None
+    try:
+        return load_config(args.config, strict=bool(args.strict), environ=env)
+    except ConfigError as exc:
+        _fail(output, out, f"invalid config: {exc}")
+        return None
+
+
+def _validate(args: argparse.Namespace, output: str, out: TextIO, env: Mapping[str, str]) -> int:
+    from .plan import plan_dict, plan_text
+
+    config = _load(args, output, out, env)
+    if config is None:
+        return EXIT_USAGE
+    if output == "json":
+        print(json.dumps(plan_dict(config), indent=2), file=out)
+    else:
+        print(plan_text(config), file=out)
+    return EXIT_OK
+
+
+def _run(args: argparse.Namespace, output: str, out: TextIO, env: Mapping[str, str]) -> int:
+    import logging
+
+    from .errors import UsageError
+    from .run import DEFAULT_CONCURRENCY, RunOptions, run
+
+    config = _load(args, output, out, env)
+    if config is None:
+        return EXIT_USAGE
+    log = logging.getLogger("acr_refresh.cli")
+    for warning in config.warnings:
+        log.warning(warning)
+    options = RunOptions(
+        generators=tuple(args.generator or ()),
+        dry_run=bool(args.dry_run),
+        concurrency=args.concurrency or DEFAULT_CONCURRENCY,
+        deadline_seconds=args.deadline if args.deadline is not None else 600.0,
+    )
+    try:
+        report = run(config, options)
+    except UsageError as exc:
+        _fail(output, out, str(exc))
+        return EXIT_USAGE
+    if output == "json":
+        print(json.dumps(report.to_dict(), indent=2), file=out)
+    else:
+        print(report_text(report), file=out)
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
+def report_text(report: Any) -> str:
+    """A run report for people: one line per generator and target, then a summary."""
+    data = report.to_dict()
+    lines = []
+    for g in data["generators"]:
+        expiry = f" expires {g['expiresAt']}" if g["expiresAt"] else ""
+        err = f": {g['error']}" if g["error"] else ""
+        lines.append(f"{g['status']:<13} {g['namespace']}/{g['name']} ({g['tokenType']} token, {g['registry']})"
+                     f"{expiry}{err}")
+        for t in g["targets"]:
+            where = (f"{t['vault']} {t['secretName']}" if t["kind"] == "KeyVaultSecret"
+                     else f"{t['cluster']}/{t['namespace']}/{t['name']}")
+            terr = f": {t['error']}" if t["error"] else ""
+            lines.append(f"  {t['status']:<11} {t['kind']} {where}{terr}")
+    for w in data["warnings"]:
+        lines.append(f"warning: {w}")
+    failed = sum(1 for g in report.generators if not g.ok)
+    lines.append(f"{'ok' if data['ok'] else 'FAILED'}: {len(data['generators'])} generator(s), {failed} with "
+                 f"failures, {data['durationSeconds']}s{' (dry run)' if data['dryRun'] else ''}")
+    return "\n".join(lines)
+
+
+def _fail(output: str, out: TextIO, message: str) -> None:
+    from .redact import scrub
+
+    message = scrub(message)
+    if output == "json":
+        print(json.dumps({"ok": False, "error": message}), file=out)
+    else:
+        print(f"acr-refresh: {message}", file=sys.stderr)

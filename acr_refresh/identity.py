@@ -1,0 +1,264 @@
+"""Entra ID credentials through azure-identity. This module does network I/O (Entra ID, managed identity,
+and the Kubernetes API for secretRefs and ServiceAccount tokens).
+
+An :class:`IdentityKey` names one identity without any secret: kind, tenant, authority and the resolved
+client ID / resource ID / ServiceAccount. Within one :class:`Identities` there is one credential object per
+key and one Entra token request per key and scope, however many generators share them (single flight).
+Credential objects also keep azure-identity's own token cache, so a long-lived process reuses tokens.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import redact
+from .config import Generator, ManagedIdentity, SecretRef, ServicePrincipal, WorkloadIdentity
+from .errors import IdentityError, MintError, SourceError, truncate
+from .kube import KubeClients
+from .memo import OnceMap
+
+log = logging.getLogger(__name__)
+
+CLIENT_ID_ANNOTATION = "azure.workload.identity/client-id"
+TENANT_ID_ANNOTATION = "azure.workload.identity/tenant-id"
+
+
+@dataclass(frozen=True)
+class IdentityKey:
+    """One distinct identity: what dedupes Entra tokens and registry exchanges. Holds no secret."""
+
+    kind: str
+    tenant: str = ""
+    authority: str = ""
+    client_id: str = ""
+    resource_id: str = ""
+    service_account: str = ""
+    """``namespace/name`` of a ServiceAccount (workload identity through TokenRequest)."""
+
+    def describe(self) -> str:
+        """A one-line description for plans, reports and logs."""
+        bits = [self.kind]
+        if self.client_id:
+            bits.append(f"client {self.client_id}")
+        if self.resource_id:
+            bits.append(f"resource {self.resource_id}")
+        if self.service_account:
+            bits.append(f"serviceaccount {self.service_account}")
+        if self.kind == "managedIdentity" and not (self.client_id or self.resource_id):
+            bits.append("system-assigned")
+        if self.tenant:
+            bits.append(f"tenant {self.tenant}")
+        return " ".join(bits)
+
+
+@dataclass(frozen=True)
+class EntraToken:
+    """An Entra ID access token. ``repr`` never shows the value."""
+
+    value: str = field(repr=False)
+    expires_on: int = 0
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """An identity ready to use: its key, the tenant sent to the registry, and how to build its credential."""
+
+    key: IdentityKey
+    exchange_tenant: str
+    factory: Callable[[], Any]
+
+
+class Identities:
+    """Resolves generators' ``auth`` blocks into credentials and gets Entra tokens, once per key and scope.
+
+    ``kube`` reads secretRefs and ServiceAccounts from the default cluster; ``environ`` supplies ``{env:}``
+    refs and the ambient ``AZURE_*`` variables; ``credential_options`` are passed to every azure-identity
+    credential (e.g. ``retry_total``, ``connection_timeout``).
+    """
+
+    def __init__(
+        self,
+        kube: KubeClients,
+        *,
+        environ: Mapping[str, str] | None = None,
+        credential_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        self._kube = kube
+        self._environ = os.environ if environ is None else environ
+        self._options = dict(credential_options or {})
+        self._refs: OnceMap[SecretRef, str] = OnceMap()
+        self._service_accounts: OnceMap[tuple[str, str], dict[str, str]] = OnceMap()
+        self._credentials: OnceMap[IdentityKey, Any] = OnceMap()
+        self._tokens: OnceMap[tuple[IdentityKey, str], EntraToken] = OnceMap()
+        self.token_requests = 0
+
+    # ------------------------------------------------------------------------------------- resolve
+
+    def resolve(self, gen: Generator) -> Resolved:
+        """Turn a generator's ``auth`` into a :class:`Resolved` identity. Reads secretRefs (once each)."""
+        auth = gen.auth
+        authority = gen.cloud.authority_host
+        options = dict(self._options)
+        if gen.cloud.name == "AzureStackCloud":
+            # Azure Stack authorities are not known to Entra's instance discovery.
+            options["disable_instance_discovery"] = True
+        if isinstance(auth, ServicePrincipal):
+            client_id = self._read_ref(auth.client_id, "clientId")
+            secret = self._read_ref(auth.client_secret, "clientSecret")
+            tenant = self._tenant_path(gen.tenant_id, gen)
+            key = IdentityKey("servicePrincipal", tenant=tenant, authority=authority, client_id=client_id)
+
+            def sp_factory() -> Any:
+                from azure.identity import ClientSecretCredential
+
+                return ClientSecretCredential(tenant, client_id, secret, authority=authority, **options)
+
+            return Resolved(key, gen.tenant_id, sp_factory)
+        if isinstance(auth, ManagedIdentity):
+            key = IdentityKey("managedIdentity", client_id=auth.client_id, resource_id=auth.resource_id)
+            mi_options = {k: v for k, v in self._options.items() if k != "disable_instance_discovery"}
+
+            def mi_factory() -> Any:
+                from azure.identity import ManagedIdentityCredential
+
+                if auth.resource_id:
+                    return ManagedIdentityCredential(identity_config={"resource_id": auth.resource_id}, **mi_options)
+                return ManagedIdentityCredential(client_id=auth.client_id or None, **mi_options)
+
+            return Resolved(key, gen.tenant_id, mi_factory)
+        assert isinstance(auth, WorkloadIdentity)
+        if auth.service_account is None:
+            return self._ambient_workload(gen, authority, options)
+        sa = auth.service_account
+        annotations = self._service_accounts.get(
+            (sa.namespace, sa.name),
+            lambda: self._kube.get().read_service_account_annotations(sa.namespace, sa.name),
+        )
+        client_id = annotations.get(CLIENT_ID_ANNOTATION, "").strip()
+        if not client_id:
+            raise SourceError(
+                f"ServiceAccount {sa.namespace}/{sa.name} has no {CLIENT_ID_ANNOTATION} annotation"
+            )
+        tenant = annotations.get(TENANT_ID_ANNOTATION, "").strip() or gen.tenant_id
+        if not tenant:
+            raise SourceError(
+                f"ServiceAccount {sa.namespace}/{sa.name} has no {TENANT_ID_ANNOTATION} annotation "
+                "and the generator has no spec.tenantId"
+            )
+        audiences = tuple(dict.fromkeys((gen.cloud.token_exchange_audience, *sa.audiences)))
+        key = IdentityKey(
+            "workloadIdentity", tenant=tenant, authority=authority, client_id=client_id,
+            service_account=f"{sa.namespace}/{sa.name}",
+        )
+        kube = self._kube
+
+        def assertion() -> str:
+            token = kube.get().request_service_account_token(sa.namespace, sa.name, audiences)
+            redact.register(token)
+            return token
+
+        def wi_factory() -> Any:
+            from azure.identity import ClientAssertionCredential
+
+            return ClientAssertionCredential(
+                self._tenant_path(tenant, gen), client_id, assertion, authority=authority, **options
+            )
+
+        return Resolved(key, tenant, wi_factory)
+
+    def _ambient_workload(self, gen: Generator, authority: str, options: dict[str, Any]) -> Resolved:
+        env = self._environ
+        client_id = env.get("AZURE_CLIENT_ID", "").strip()
+        tenant = env.get("AZURE_TENANT_ID", "").strip() or gen.tenant_id
+        token_file = env.get("AZURE_FEDERATED_TOKEN_FILE", "").strip()
+        missing = [n for n, v in (("AZURE_CLIENT_ID", client_id), ("AZURE_TENANT_ID", tenant),
+                                  ("AZURE_FEDERATED_TOKEN_FILE", token_file)) if not v]
+        if missing:
+            raise SourceError(
+                "workloadIdentity without serviceAccountRef needs the ambient " + ", ".join(missing)
+                + " (set by the AKS workload identity webhook)"
+            )
+        key = IdentityKey("workloadIdentity", tenant=tenant, authority=authority, client_id=client_id,
+                          service_account="(ambient)")
+
+        def factory() -> Any:
+            from azure.identity import WorkloadIdentityCredential
+
+            return WorkloadIdentityCredential(
+                tenant_id=self._tenant_path(tenant, gen), client_id=client_id, token_file_path=token_file,
+                authority=authority, **options,
+            )
+
+        return Resolved(key, tenant, factory)
+
+    @staticmethod
+    def _tenant_path(tenant: str, gen: Generator) -> str:
+        # Azure Stack Hub with AD FS uses the fixed tenant "adfs" in the authority path.
+        return gen.cloud.authority_path or tenant
+
+    def _read_ref(self, ref: SecretRef, what: str) -> str:
+        def read() -> str:
+            if ref.env:
+                value = self._environ.get(ref.env, "").strip()
+                if not value:
+                    raise SourceError(f"{what}: environment variable {ref.env} is not set or empty")
+            else:
+                value = self._kube.get().read_secret_key(ref.namespace, ref.name, ref.key)
+            if what == "clientSecret":
+                redact.register(value)
+            return value
+
+        return self._refs.get(ref, read)
+
+    # --------------------------------------------------------------------------------------- tokens
+
+    def token(self, resolved: Resolved, scope: str) -> EntraToken:
+        """An Entra ID token for ``scope``: one request per identity and scope (errors are shared too)."""
+        return self._tokens.get((resolved.key, scope), lambda: self._fetch(resolved, scope))
+
+    def _fetch(self, resolved: Resolved, scope: str) -> EntraToken:
+        from azure.core.exceptions import AzureError
+
+        credential = self._credentials.get(resolved.key, resolved.factory)
+        self.token_requests += 1
+        try:
+            access = credential.get_token(scope)
+        except MintError:
+            raise
+        except AzureError as exc:
+            raise IdentityError(
+                f"{resolved.key.describe()}: Entra ID token for {scope} failed: {_azure_reason(exc)}"
+            ) from exc
+        except ValueError as exc:  # azure-identity raises ValueError for malformed inputs
+            raise IdentityError(f"{resolved.key.describe()}: {truncate(redact.scrub(str(exc)))}") from exc
+        redact.register(access.token)
+        return EntraToken(access.token, int(access.expires_on))
+
+    def forget_tokens(self) -> None:
+        """Drop per-run token results (the credential objects and their own caches stay)."""
+        self._tokens = OnceMap()
+        self._refs = OnceMap()
+        self._service_accounts = OnceMap()
+
+    def close(self) -> None:
+        for cred in self._credentials.values():
+            close = getattr(cred, "close", None)
+            if callable(close):
+                try:
+                    close()
+                except Exception:  # noqa: BLE001 - closing is best effort
+                    pass
+
+
+def _azure_reason(exc: BaseException) -> str:
+    """azure-identity errors are long multi-line texts; keep the first meaningful line, scrubbed."""
+    text = getattr(exc, "message", None) or str(exc)
+    lines = [ln.strip() for ln in str(text).splitlines() if ln.strip()]
+    return truncate(redact.scrub(" ".join(lines[:3])), 300)
+
+
+__all__ = ["EntraToken", "Identities", "IdentityKey", "Resolved"]

@@ -1,0 +1,159 @@
+"""The Kubernetes API, through the official client. This module does network I/O.
+
+The default cluster is the in-cluster configuration when running in a pod (``KUBERNETES_SERVICE_HOST``
+set), else ``KUBECONFIG`` / ``~/.kube/config`` and its current context. The kubernetes package is imported
+lazily: it is heavy, and runs that never touch a cluster should not pay for it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import SourceError, truncate
+
+DEFAULT_SA_TOKEN_SECONDS = 3600
+
+
+@dataclass
+class KubeClient:
+    """A connection to one cluster: an ``ApiClient`` and the ``CoreV1Api`` over it."""
+
+    name: str
+    api_client: Any
+    core: Any = field(init=False)
+
+    def __post_init__(self) -> None:
+        from kubernetes import client
+
+        self.core = client.CoreV1Api(self.api_client)
+
+    def close(self) -> None:
+        """Release the client's connection pool."""
+        try:
+            self.api_client.close()
+        except Exception:  # noqa: BLE001 - closing is best effort
+            pass
+
+    # -------------------------------------------------------------- reads used by identity resolution
+
+    def read_secret_key(self, namespace: str, name: str, key: str) -> str:
+        """Return one key of a Secret, decoded and whitespace-trimmed. Raises :class:`SourceError`."""
+        secret = self._call(f"read Secret {namespace}/{name}", self.core.read_namespaced_secret, name, namespace)
+        data = secret.data or {}
+        if key not in data:
+            raise SourceError(f"cluster {self.name}: Secret {namespace}/{name} has no key {key!r}")
+        try:
+            value = base64.b64decode(data[key], validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError) as exc:
+            raise SourceError(f"cluster {self.name}: Secret {namespace}/{name} key {key!r} is not UTF-8") from exc
+        value = value.strip()
+        if not value:
+            raise SourceError(f"cluster {self.name}: Secret {namespace}/{name} key {key!r} is empty")
+        return value
+
+    def read_service_account_annotations(self, namespace: str, name: str) -> dict[str, str]:
+        """Return a ServiceAccount's annotations. Raises :class:`SourceError`."""
+        sa = self._call(
+            f"read ServiceAccount {namespace}/{name}", self.core.read_namespaced_service_account, name, namespace
+        )
+        return dict(sa.metadata.annotations or {})
+
+    def request_service_account_token(
+        self, namespace: str, name: str, audiences: tuple[str, ...], seconds: int = DEFAULT_SA_TOKEN_SECONDS
+    ) -> str:
+        """Ask the TokenRequest API for a token of ServiceAccount ``namespace/name`` with ``audiences``."""
+        from kubernetes import client
+
+        body = client.AuthenticationV1TokenRequest(
+            spec=client.V1TokenRequestSpec(audiences=list(audiences), expiration_seconds=seconds)
+        )
+        result = self._call(
+            f"request a token for ServiceAccount {namespace}/{name}",
+            self.core.create_namespaced_service_account_token,
+            name,
+            namespace,
+            body,
+        )
+        token = getattr(result.status, "token", None)
+        if not token:
+            raise SourceError(f"cluster {self.name}: TokenRequest for {namespace}/{name} returned no token")
+        return str(token)
+
+    def _call(self, what: str, fn: Any, *args: Any) -> Any:
+        from kubernetes.client.exceptions import ApiException
+        from urllib3.exceptions import HTTPError
+
+        try:
+            return fn(*args, _request_timeout=(5, 30))
+        except ApiException as exc:
+            raise SourceError(f"cluster {self.name}: cannot {what}: {describe_api_exception(exc)}") from exc
+        except (HTTPError, OSError) as exc:
+            raise SourceError(f"cluster {self.name}: cannot {what}: {type(exc).__name__}") from exc
+
+
+def describe_api_exception(exc: Any) -> str:
+    """One line from a kubernetes ``ApiException``: status, reason and the Status message (truncated).
+
+    The response body of a Secret read is never echoed: only a ``Status`` object's ``message`` is used.
+    """
+    import json
+
+    status = getattr(exc, "status", None)
+    reason = getattr(exc, "reason", "") or ""
+    message = ""
+    body = getattr(exc, "body", None)
+    if body:
+        try:
+            data = json.loads(body)
+            if isinstance(data, dict) and data.get("kind") == "Status":
+                message = str(data.get("message") or "")
+        except (TypeError, ValueError):
+            message = ""
+    text = f"{status} {reason}".strip()
+    return f"{text}: {truncate(message)}" if message else text
+
+
+def default_api_client() -> Any:
+    """Build an ``ApiClient`` for the default cluster (in-cluster, else KUBECONFIG's current context)."""
+    from kubernetes import client, config
+
+    configuration = client.Configuration()
+    try:
+        if os.environ.get("KUBERNETES_SERVICE_HOST"):
+            config.load_incluster_config(client_configuration=configuration)
+        else:
+            config.load_kube_config(client_configuration=configuration)
+    except Exception as exc:
+        raise SourceError(f"no default Kubernetes cluster: {truncate(str(exc))}") from exc
+    return client.ApiClient(configuration)
+
+
+class KubeClients:
+    """One client per cluster per run, created on first use (thread-safe)."""
+
+    def __init__(self, factories: dict[str, Any] | None = None) -> None:
+        self._factories = dict(factories or {})
+        self._clients: dict[str, KubeClient] = {}
+        self._lock = threading.Lock()
+
+    def get(self, name: str = "default") -> KubeClient:
+        """The client for cluster ``name``; ``default`` falls back to :func:`default_api_client`."""
+        with self._lock:
+            if name not in self._clients:
+                factory = self._factories.get(name)
+                if factory is None and name != "default":
+                    raise SourceError(f"unknown cluster {name!r}")
+                api_client = factory() if factory is not None else default_api_client()
+                self._clients[name] = KubeClient(name, api_client)
+            return self._clients[name]
+
+    def close(self) -> None:
+        with self._lock:
+            for c in self._clients.values():
+                c.close()
+            self._clients.clear()
