@@ -245,9 +245,11 @@ def _error_detail(raw: bytes) -> tuple[str, str]:
     if isinstance(data, dict):
         errors = data.get("errors")
         if isinstance(errors, list) and errors and isinstance(errors[0], dict):
-            return truncate(str(errors[0].get("code", "")), 60), redact.scrub(truncate(str(errors[0].get("message", ""))))
+            first = errors[0]
+            return truncate(str(first.get("code", "")), 60), redact.scrub(truncate(str(first.get("message", ""))))
         if "error" in data:
-            return truncate(str(data.get("error", "")), 60), redact.scrub(truncate(str(data.get("error_description", ""))))
+            description = truncate(str(data.get("error_description", "")))
+            return truncate(str(data.get("error", "")), 60), redact.scrub(description)
     return "", ""
 
 

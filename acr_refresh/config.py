@@ -15,14 +15,16 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from .clouds import Cloud, CloudError, cloud_for
+from .clouds import PUBLIC, Cloud, CloudError, cloud_for
+from .durations import parse_duration
 from .errors import ConfigError, Location
 
 ESO_GENERATOR_GROUP = "generators.external-secrets.io"
@@ -161,6 +163,9 @@ class Config:
     """A whole validated configuration."""
 
     generators: tuple[Generator, ...] = ()
+    kube_targets: tuple[KubernetesTarget, ...] = ()
+    vault_targets: tuple[KeyVaultTarget, ...] = ()
+    clusters: tuple[ClusterConfig, ...] = ()
     unhandled: tuple[Unhandled, ...] = ()
     warnings: tuple[str, ...] = ()
     files: tuple[str, ...] = ()
@@ -495,14 +500,440 @@ def parse_acr_access_token(doc: Doc, environ: Mapping[str, str]) -> Generator:
     )
 
 
-# Our own kinds: name → parser. Later capabilities register theirs here; an unknown kind is an error.
-OwnKindParser = Callable[[Doc, Mapping[str, str]], Any]
-OWN_KINDS: dict[str, OwnKindParser] = {}
+# ------------------------------------------------------------------------------------ delivery kinds
+
+TEMPLATE_KEYS = ("username", "password", "registry", "tokenType", "expiresAt")
+CREATION_POLICIES = ("Owner", "Orphan", "Merge", "None")
+MERGE_POLICIES = ("Replace", "Merge")
+CLUSTER_ANNOTATION = "acr-refresh/cluster"
+MIN_REMAINING_ANNOTATION = "acr-refresh/min-remaining"
+DOCKERCONFIGJSON = "kubernetes.io/dockerconfigjson"
+_KV_SECRET_NAME = re.compile(r"^[0-9A-Za-z-]{1,127}$")
+_KV_VAULT_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{1,22}[a-z0-9]$")
+_SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
+_SELECTOR_OPS = ("In", "NotIn", "Exists", "DoesNotExist")
+
+
+@dataclass(frozen=True)
+class LabelSelector:
+    """A Kubernetes label selector (``matchLabels`` and ``matchExpressions``)."""
+
+    match_labels: tuple[tuple[str, str], ...] = ()
+    match_expressions: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        """True when ``labels`` satisfy every requirement."""
+        for key, value in self.match_labels:
+            if labels.get(key) != value:
+                return False
+        for key, op, values in self.match_expressions:
+            present = key in labels
+            if op == "In" and (not present or labels[key] not in values):
+                return False
+            if op == "NotIn" and present and labels[key] in values:
+                return False
+            if op == "Exists" and not present:
+                return False
+            if op == "DoesNotExist" and present:
+                return False
+        return True
+
+    def to_query(self) -> str:
+        """The ``labelSelector`` query string the API server understands."""
+        parts = [f"{k}={v}" for k, v in self.match_labels]
+        for key, op, values in self.match_expressions:
+            if op in ("In", "NotIn"):
+                parts.append(f"{key} {op.lower()} ({','.join(values)})")
+            elif op == "Exists":
+                parts.append(key)
+            else:
+                parts.append(f"!{key}")
+        return ",".join(parts)
+
+
+@dataclass(frozen=True)
+class SecretTemplate:
+    """ESO's ``target.template`` (engine v2): Secret type, templated metadata and data."""
+
+    type: str = ""
+    labels: tuple[tuple[str, str], ...] = ()
+    annotations: tuple[tuple[str, str], ...] = ()
+    data: tuple[tuple[str, str], ...] | None = None
+    """Templated data keys; None means the generator's ``username`` and ``password`` (or, for the
+    dockerconfigjson type, a ``.dockerconfigjson`` for the registry)."""
+    merge_policy: str = "Replace"
+
+
+@dataclass(frozen=True)
+class KubernetesTarget:
+    """Where Kubernetes Secrets go: from an ESO ``ExternalSecret`` or our ``KubernetesSecret``."""
+
+    source_kind: str
+    """``ExternalSecret`` or ``KubernetesSecret``: the config object this came from."""
+    namespace: str
+    name: str
+    generator: str
+    """The generator's ``namespace/name``."""
+    secret_name: str
+    template: SecretTemplate
+    clusters: tuple[str, ...] = ("default",)
+    namespaces: tuple[str, ...] = ()
+    selector: LabelSelector | None = None
+    exclude_namespaces: tuple[str, ...] = ()
+    creation_policy: str = "Owner"
+    refresh_interval: timedelta | None = None
+    """ESO's ``refreshInterval`` as a maximum age; ``timedelta(0)`` means create once, never refresh."""
+    min_remaining: timedelta | None = None
+    service_accounts: tuple[str, ...] = ()
+    location: Location | None = field(default=None, compare=False)
+
+    @property
+    def key(self) -> str:
+        return f"{self.source_kind}/{self.namespace}/{self.name}"
+
+
+@dataclass(frozen=True)
+class KeyVaultTarget:
+    """Our ``KeyVaultSecret``: one Key Vault secret fed by a generator."""
+
+    namespace: str
+    name: str
+    generator: str
+    vault_url: str
+    secret_name: str
+    value: str = "{{ .password }}"
+    content_type: str = ""
+    tags: tuple[tuple[str, str], ...] = ()
+    tenant_id: str = ""
+    cloud: Cloud = PUBLIC
+    auth: Auth | None = None
+    """None: the ambient identity (managed identity on Azure, workload identity in AKS, developer login)."""
+    min_remaining: timedelta | None = None
+    location: Location | None = field(default=None, compare=False)
+
+    @property
+    def key(self) -> str:
+        return f"KeyVaultSecret/{self.namespace}/{self.name}"
+
+    @property
+    def vault_host(self) -> str:
+        return self.vault_url.split("://", 1)[-1].rstrip("/")
+
+
+@dataclass(frozen=True)
+class AksAccess:
+    """``Cluster.spec.aks``: an AKS API server reached with an Entra ID token for the AKS server app."""
+
+    server: str
+    certificate_authority_data: str = field(repr=False)
+    tenant_id: str
+    cloud: Cloud
+    auth: Auth
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    """Our cluster-scoped ``Cluster``: a named connection to a Kubernetes API."""
+
+    name: str
+    in_cluster: bool = False
+    kubeconfig: str = ""
+    context: str = ""
+    aks: AksAccess | None = None
+    location: Location | None = field(default=None, compare=False)
+
+
+def _string_map(doc: Doc, path: str) -> tuple[tuple[str, str], ...]:
+    m = doc.mapping(path)
+    out = []
+    for k, v in m.items():
+        if not isinstance(v, str | int | float | bool):
+            raise doc.error(f"{path}.{k}", "must be a string")
+        out.append((str(k), v if isinstance(v, str) else json.dumps(v)))
+    return tuple(out)
+
+
+def _string_list(doc: Doc, path: str) -> tuple[str, ...]:
+    value = doc.get(path, list) or []
+    if not all(isinstance(v, str) and v.strip() for v in value):
+        raise doc.error(path, "must be a list of non-empty strings")
+    return tuple(v.strip() for v in value)
+
+
+def _check_template(doc: Doc, path: str, source: str) -> None:
+    """Parse a template and check its top-level keys now, so typos fail before any token is minted."""
+    from .gotemplate import TemplateError, parse
+
+    try:
+        parse(source, name=path).check(TEMPLATE_KEYS)
+    except TemplateError as exc:
+        raise doc.error(path, f"template: {exc}") from exc
+
+
+def _duration(doc: Doc, path: str, value: Any) -> timedelta | None:
+    if value is None or value == "":
+        return None
+    try:
+        return parse_duration(str(value))
+    except ValueError as exc:
+        raise doc.error(path, str(exc)) from exc
+
+
+def _template(doc: Doc, path: str) -> SecretTemplate | None:
+    if doc.get(path, dict) is None:
+        return None
+    doc.known_fields(path, ("type", "metadata", "data", "mergePolicy", "engineVersion", "templateFrom"))
+    if doc.get(f"{path}.templateFrom", list):
+        raise doc.error(f"{path}.templateFrom", "is not supported (templates from ConfigMaps/Secrets); inline data")
+    engine = doc.string(f"{path}.engineVersion") or "v2"
+    if engine != "v2":
+        raise doc.error(f"{path}.engineVersion", "only engine v2 is supported (v1 is deprecated in ESO)")
+    merge = doc.string(f"{path}.mergePolicy") or "Replace"
+    if merge not in MERGE_POLICIES:
+        raise doc.error(f"{path}.mergePolicy", f"must be one of {', '.join(MERGE_POLICIES)}")
+    doc.known_fields(f"{path}.metadata", ("labels", "annotations"))
+    labels = _string_map(doc, f"{path}.metadata.labels")
+    annotations = _string_map(doc, f"{path}.metadata.annotations")
+    data = _string_map(doc, f"{path}.data") if doc.get(f"{path}.data", dict) is not None else None
+    for section, items in (("metadata.labels", labels), ("metadata.annotations", annotations), ("data", data or ())):
+        for k, v in items:
+            if section == "data" and not _SECRET_KEY.match(k):
+                raise doc.error(f"{path}.data.{k}", "is not a valid Secret data key")
+            _check_template(doc, f"{path}.{section}.{k}", v)
+    return SecretTemplate(type=doc.string(f"{path}.type"), labels=labels, annotations=annotations, data=data,
+                          merge_policy=merge)
+
+
+def _generator_ref_name(doc: Doc, path: str) -> str:
+    name = doc.string(f"{path}.name", required=True)
+    if not _SUBDOMAIN.match(name):
+        raise doc.error(f"{path}.name", f"{name!r} is not a valid name")
+    return name
+
+
+def parse_external_secret(doc: Doc) -> KubernetesTarget | None:
+    """An ESO ``ExternalSecret`` fed by an ACRAccessToken generator, or None (fed by a SecretStore)."""
+    namespace, name = _metadata(doc, namespaced=True)
+    doc.location = Location(doc.location.file, doc.location.document, "ExternalSecret", namespace, name)
+    data_from = doc.get("spec.dataFrom", list) or []
+    gens = []
+    for i, item in enumerate(data_from):
+        ref = item.get("sourceRef", {}).get("generatorRef") if isinstance(item, dict) else None
+        if isinstance(ref, dict):
+            gens.append((i, ref))
+    acr = [(i, r) for i, r in gens if r.get("kind") == ACR_KIND]
+    if not acr:
+        return None
+    if len(acr) > 1 or doc.get("spec.data", list) or len(data_from) > 1:
+        raise doc.error("spec.dataFrom", "acr-refresh handles an ExternalSecret fed by exactly one ACRAccessToken "
+                                         "generatorRef and nothing else")
+    i, ref = acr[0]
+    ref_path = f"spec.dataFrom[{i}].sourceRef.generatorRef"
+    api = str(ref.get("apiVersion", ""))
+    if api and api != f"{ESO_GENERATOR_GROUP}/v1alpha1":
+        raise doc.error(f"{ref_path}.apiVersion", f"expected {ESO_GENERATOR_GROUP}/v1alpha1")
+    gen_name = str(ref.get("name") or "").strip()
+    if not gen_name:
+        raise doc.error(f"{ref_path}.name", "is required")
+    policy = doc.string("spec.target.creationPolicy") or "Owner"
+    if policy not in CREATION_POLICIES:
+        raise doc.error("spec.target.creationPolicy", f"must be one of {', '.join(CREATION_POLICIES)}")
+    annotations = doc.mapping("metadata.annotations")
+    cluster = str(annotations.get(CLUSTER_ANNOTATION, "") or "default").strip()
+    refresh = _duration(doc, "spec.refreshInterval", doc.body.get("spec", {}).get("refreshInterval"))
+    min_remaining = _duration(doc, f"metadata.annotations.{MIN_REMAINING_ANNOTATION}",
+                              annotations.get(MIN_REMAINING_ANNOTATION))
+    secret_name = doc.string("spec.target.name") or name
+    if not _SUBDOMAIN.match(secret_name):
+        raise doc.error("spec.target.name", f"{secret_name!r} is not a valid Secret name")
+    return KubernetesTarget(
+        source_kind="ExternalSecret",
+        namespace=namespace,
+        name=name,
+        generator=f"{namespace}/{gen_name}",
+        secret_name=secret_name,
+        template=_template(doc, "spec.target.template") or SecretTemplate(),
+        clusters=(cluster,),
+        namespaces=(namespace,),
+        creation_policy=policy,
+        refresh_interval=refresh,
+        min_remaining=min_remaining,
+        location=doc.location,
+    )
+
+
+def _selector(doc: Doc, path: str) -> LabelSelector | None:
+    if doc.get(path, dict) is None:
+        return None
+    doc.known_fields(path, ("matchLabels", "matchExpressions"))
+    labels = _string_map(doc, f"{path}.matchLabels")
+    exprs = []
+    for i, e in enumerate(doc.get(f"{path}.matchExpressions", list) or []):
+        epath = f"{path}.matchExpressions[{i}]"
+        if not isinstance(e, dict) or not isinstance(e.get("key"), str):
+            raise doc.error(epath, "needs key, operator and (for In/NotIn) values")
+        op = e.get("operator")
+        if op not in _SELECTOR_OPS:
+            raise doc.error(f"{epath}.operator", f"must be one of {', '.join(_SELECTOR_OPS)}")
+        values = e.get("values") or []
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            raise doc.error(f"{epath}.values", "must be a list of strings")
+        if op in ("In", "NotIn") and not values:
+            raise doc.error(f"{epath}.values", f"must not be empty with operator {op}")
+        if op in ("Exists", "DoesNotExist") and values:
+            raise doc.error(f"{epath}.values", f"must be empty with operator {op}")
+        exprs.append((e["key"], str(op), tuple(values)))
+    return LabelSelector(labels, tuple(exprs))
+
+
+def _refresh_policy(doc: Doc) -> timedelta | None:
+    doc.known_fields("spec.refreshPolicy", ("minRemaining",))
+    return _duration(doc, "spec.refreshPolicy.minRemaining", doc.mapping("spec.refreshPolicy").get("minRemaining"))
+
+
+def parse_kubernetes_secret(doc: Doc) -> KubernetesTarget:
+    """Our ``KubernetesSecret``: one generator fanned out to many namespaces and clusters."""
+    namespace, name = _metadata(doc, namespaced=True)
+    doc.location = Location(doc.location.file, doc.location.document, "KubernetesSecret", namespace, name)
+    doc.known_fields("spec", ("generatorRef", "clusters", "namespaces", "namespaceSelector", "excludeNamespaces",
+                              "name", "template", "serviceAccounts", "refreshPolicy"))
+    gen_name = _generator_ref_name(doc, "spec.generatorRef")
+    namespaces = _string_list(doc, "spec.namespaces")
+    for i, ns in enumerate(namespaces):
+        if not _LABEL.match(ns):
+            raise doc.error(f"spec.namespaces[{i}]", f"{ns!r} is not a valid namespace name")
+    selector = _selector(doc, "spec.namespaceSelector")
+    if not namespaces and selector is None:
+        namespaces = (namespace,)
+    secret_name = doc.string("spec.name") or name
+    if not _SUBDOMAIN.match(secret_name):
+        raise doc.error("spec.name", f"{secret_name!r} is not a valid Secret name")
+    template = _template(doc, "spec.template") or SecretTemplate()
+    if not template.type:
+        template = SecretTemplate(DOCKERCONFIGJSON, template.labels, template.annotations, template.data,
+                                  template.merge_policy)
+    accounts = _string_list(doc, "spec.serviceAccounts")
+    if "*" in accounts and len(accounts) > 1:
+        raise doc.error("spec.serviceAccounts", "'*' stands alone")
+    return KubernetesTarget(
+        source_kind="KubernetesSecret",
+        namespace=namespace,
+        name=name,
+        generator=f"{namespace}/{gen_name}",
+        secret_name=secret_name,
+        template=template,
+        clusters=_string_list(doc, "spec.clusters") or ("default",),
+        namespaces=namespaces,
+        selector=selector,
+        exclude_namespaces=_string_list(doc, "spec.excludeNamespaces"),
+        min_remaining=_refresh_policy(doc),
+        service_accounts=accounts,
+        location=doc.location,
+    )
+
+
+def parse_key_vault_secret(doc: Doc, environ: Mapping[str, str]) -> KeyVaultTarget:
+    """Our ``KeyVaultSecret``: a generator's token as a Key Vault secret."""
+    namespace, name = _metadata(doc, namespaced=True)
+    doc.location = Location(doc.location.file, doc.location.document, "KeyVaultSecret", namespace, name)
+    doc.known_fields("spec", ("generatorRef", "vaultUrl", "secretName", "value", "contentType", "tags",
+                              "tenantId", "environmentType", "auth", "refreshPolicy"))
+    gen_name = _generator_ref_name(doc, "spec.generatorRef")
+    try:
+        cloud = cloud_for(doc.string("spec.environmentType") or None, environ=dict(environ))
+    except CloudError as exc:
+        raise doc.error("spec.environmentType", str(exc)) from exc
+    url = doc.string("spec.vaultUrl", required=True)
+    problem = check_vault_url(url, cloud)
+    if problem:
+        raise doc.error("spec.vaultUrl", f"{url!r} {problem}")
+    secret_name = doc.string("spec.secretName", required=True)
+    if not _KV_SECRET_NAME.match(secret_name):
+        raise doc.error("spec.secretName", f"{secret_name!r}: Key Vault secret names are 1-127 letters, digits "
+                                           "and hyphens")
+    value = doc.get("spec.value", str)
+    value = "{{ .password }}" if value is None else value
+    _check_template(doc, "spec.value", value)
+    tags = _string_map(doc, "spec.tags")
+    if len(tags) > 12:
+        raise doc.error("spec.tags", "at most 12 tags (Key Vault allows 15; acr-refresh adds 3)")
+    auth = parse_auth(doc, "spec.auth", namespace) if doc.get("spec.auth", dict) is not None else None
+    tenant = doc.string("spec.tenantId")
+    if isinstance(auth, ServicePrincipal) and not tenant:
+        raise doc.error("spec.tenantId", "is required with auth.servicePrincipal")
+    return KeyVaultTarget(
+        namespace=namespace,
+        name=name,
+        generator=f"{namespace}/{gen_name}",
+        vault_url="https://" + url.split("://", 1)[-1].rstrip("/") + "/",
+        secret_name=secret_name,
+        value=value,
+        content_type=doc.string("spec.contentType"),
+        tags=tags,
+        tenant_id=tenant,
+        cloud=cloud,
+        auth=auth,
+        min_remaining=_refresh_policy(doc),
+        location=doc.location,
+    )
+
+
+def check_vault_url(url: str, cloud: Cloud) -> str | None:
+    """Why ``url`` is not a Key Vault URL of ``cloud``, or None. The Entra token is sent there too."""
+    if not url.startswith("https://"):
+        return "must be an https:// Key Vault URL such as https://myvault.vault.azure.net/"
+    host = url[len("https://"):].rstrip("/")
+    if not cloud.vault_suffix:
+        return f"environmentType {cloud.name} has no Key Vault DNS suffix (keyVaultDNSSuffix)"
+    if "/" in host or "@" in host or ":" in host or "?" in host or "#" in host:
+        return "must be the vault's base URL with no path, port, userinfo or query"
+    suffix = "." + cloud.vault_suffix
+    if not host.isascii() or host != host.lower() or not host.endswith(suffix):
+        return f"host must be <vault>{suffix} (lowercase) for environmentType {cloud.name}"
+    vault = host[: -len(suffix)]
+    if not _KV_VAULT_NAME.match(vault) or "--" in vault:
+        return "vault name must be 3-24 lowercase letters, digits and single hyphens"
+    return None
+
+
+def parse_cluster(doc: Doc, environ: Mapping[str, str]) -> ClusterConfig:
+    """Our cluster-scoped ``Cluster``: ``inCluster``, ``kubeconfig`` or ``aks``, exactly one."""
+    _, name = _metadata(doc, namespaced=False)
+    doc.location = Location(doc.location.file, doc.location.document, "Cluster", "", name)
+    doc.known_fields("spec", ("inCluster", "kubeconfig", "aks"))
+    chosen = [k for k in ("inCluster", "kubeconfig", "aks") if doc.body.get("spec", {}).get(k) not in (None, False)]
+    if len(chosen) != 1:
+        raise doc.error("spec", "needs exactly one of inCluster: true, kubeconfig or aks")
+    if chosen[0] == "inCluster":
+        if doc.get("spec.inCluster", bool) is not True:
+            raise doc.error("spec.inCluster", "must be true")
+        return ClusterConfig(name=name, in_cluster=True, location=doc.location)
+    if chosen[0] == "kubeconfig":
+        doc.known_fields("spec.kubeconfig", ("path", "context"))
+        return ClusterConfig(name=name, kubeconfig=doc.string("spec.kubeconfig.path", required=True),
+                             context=doc.string("spec.kubeconfig.context"), location=doc.location)
+    doc.known_fields("spec.aks", ("server", "certificateAuthorityData", "tenantId", "environmentType", "auth"))
+    server = doc.string("spec.aks.server", required=True)
+    if not server.startswith("https://"):
+        raise doc.error("spec.aks.server", "must be an https:// URL")
+    ca = doc.string("spec.aks.certificateAuthorityData", required=True)
+    try:
+        cloud = cloud_for(doc.string("spec.aks.environmentType") or None, environ=dict(environ))
+    except CloudError as exc:
+        raise doc.error("spec.aks.environmentType", str(exc)) from exc
+    tenant = doc.string("spec.aks.tenantId")
+    auth = parse_auth(doc, "spec.aks.auth", DEFAULT_NAMESPACE)
+    if isinstance(auth, ServicePrincipal) and not tenant:
+        raise doc.error("spec.aks.tenantId", "is required with auth.servicePrincipal")
+    return ClusterConfig(name=name, aks=AksAccess(server, ca, tenant, cloud, auth), location=doc.location)
 
 
 @dataclass
 class _Builder:
     generators: dict[str, Generator] = field(default_factory=dict)
+    kube_targets: dict[str, KubernetesTarget] = field(default_factory=dict)
+    vault_targets: dict[str, KeyVaultTarget] = field(default_factory=dict)
+    clusters: dict[str, ClusterConfig] = field(default_factory=dict)
     unhandled: list[Unhandled] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
@@ -514,6 +945,7 @@ def load_config(
     """Read, parse and validate a config file or directory into a :class:`Config`.
 
     ``environ`` (default ``os.environ``) supplies ``AZURE_ENVIRONMENT_FILEPATH`` for Azure Stack.
+    Cross-references (generatorRef, cluster names) are checked once everything is read.
     With ``strict``, the first warning is raised as a :class:`ConfigError` instead.
     """
     env = os.environ if environ is None else environ
@@ -522,14 +954,36 @@ def load_config(
         b.files.append(str(file))
         for index, body in read_documents(file):
             _add_document(b, file, index, body, env)
+    targets: list[KubernetesTarget | KeyVaultTarget] = [*b.kube_targets.values(), *b.vault_targets.values()]
+    for target in targets:
+        loc = target.location
+        if target.generator not in b.generators:
+            raise ConfigError(f"no ACRAccessToken {target.generator} in the config", location=loc,
+                              field="spec.generatorRef.name" if target.key.startswith(("Kube", "KeyV"))
+                              else "spec.dataFrom.sourceRef.generatorRef.name")
+        if isinstance(target, KubernetesTarget):
+            for cluster in target.clusters:
+                if cluster != "default" and cluster not in b.clusters:
+                    field_name = ("spec.clusters" if target.source_kind == "KubernetesSecret"
+                                  else f"metadata.annotations.{CLUSTER_ANNOTATION}")
+                    raise ConfigError(f"no Cluster named {cluster!r} in the config", location=loc, field=field_name)
     if strict and b.warnings:
         raise ConfigError(f"{b.warnings[0]} (--strict turns warnings into errors)")
     return Config(
         generators=tuple(b.generators.values()),
+        kube_targets=tuple(b.kube_targets.values()),
+        vault_targets=tuple(b.vault_targets.values()),
+        clusters=tuple(b.clusters.values()),
         unhandled=tuple(b.unhandled),
         warnings=tuple(b.warnings),
         files=tuple(b.files),
     )
+
+
+def _add_once(store: dict[str, Any], key: str, item: Any, doc: Doc, what: str) -> None:
+    if key in store:
+        raise doc.error("metadata.name", f"duplicate {what} (first defined at {store[key].location})")
+    store[key] = item
 
 
 def _add_document(b: _Builder, file: Path, index: int, body: Any, env: Mapping[str, str]) -> None:
@@ -539,29 +993,40 @@ def _add_document(b: _Builder, file: Path, index: int, body: Any, env: Mapping[s
     doc = Doc(body, loc, b.warnings)
     api_version = doc.string("apiVersion", required=True)
     kind = doc.string("kind", required=True)
-    meta_name = body.get("metadata", {}).get("name", "") if isinstance(body.get("metadata"), dict) else ""
-    meta_ns = body.get("metadata", {}).get("namespace", "") if isinstance(body.get("metadata"), dict) else ""
-    doc.location = Location(str(file), index, kind, str(meta_ns or ""), str(meta_name or ""))
-    group = api_version.split("/")[0] if "/" in api_version else ""
+    meta: dict[str, Any] = body["metadata"] if isinstance(body.get("metadata"), dict) else {}
+    doc.location = Location(str(file), index, kind, str(meta.get("namespace") or ""), str(meta.get("name") or ""))
+    group, _, version = api_version.rpartition("/")
     if api_version == f"{ESO_GENERATOR_GROUP}/v1alpha1" and kind == ACR_KIND:
         gen = parse_acr_access_token(doc, env)
-        if gen.key in b.generators:
-            first = b.generators[gen.key].location
-            raise doc.error("metadata.name", f"duplicate {ACR_KIND} {gen.key} (first defined at {first})")
-        b.generators[gen.key] = gen
+        _add_once(b.generators, gen.key, gen, doc, f"{ACR_KIND} {gen.key}")
         return
-    if api_version == OUR_API_VERSION or group == OUR_API_VERSION.split("/")[0]:
+    if group == ESO_GROUP and version in ("v1beta1", "v1") and kind == "ExternalSecret":
+        target = parse_external_secret(doc)
+        if target is not None:
+            _add_once(b.kube_targets, target.key, target, doc, f"ExternalSecret {target.namespace}/{target.name}")
+            return
+        b.unhandled.append(Unhandled(doc.location, api_version, kind, "fed by a SecretStore or another generator, "
+                                                                      "not an ACRAccessToken"))
+        return
+    if group == OUR_API_VERSION.split("/")[0]:
         if api_version != OUR_API_VERSION:
             raise doc.error("apiVersion", f"unknown version {api_version!r}; expected {OUR_API_VERSION}")
-        parser = OWN_KINDS.get(kind)
-        if parser is None:
-            known = ", ".join(sorted(OWN_KINDS)) or "none in this build"
-            raise doc.error("kind", f"unknown kind {kind!r} in {OUR_API_VERSION} (known: {known})")
-        parser(doc, env)
+        if kind == "KubernetesSecret":
+            kt = parse_kubernetes_secret(doc)
+            _add_once(b.kube_targets, kt.key, kt, doc, f"KubernetesSecret {kt.namespace}/{kt.name}")
+        elif kind == "KeyVaultSecret":
+            vt = parse_key_vault_secret(doc, env)
+            _add_once(b.vault_targets, vt.key, vt, doc, f"KeyVaultSecret {vt.namespace}/{vt.name}")
+        elif kind == "Cluster":
+            cl = parse_cluster(doc, env)
+            _add_once(b.clusters, cl.name, cl, doc, f"Cluster {cl.name}")
+        else:
+            raise doc.error("kind", f"unknown kind {kind!r} in {OUR_API_VERSION} "
+                                    "(known: Cluster, KeyVaultSecret, KubernetesSecret)")
         return
     reason = "not an acr-refresh or ACRAccessToken kind"
     if group == ESO_GENERATOR_GROUP:
         reason = f"generator kind {kind} is not handled by acr-refresh"
     elif group == ESO_GROUP:
-        reason = f"{kind} is not handled by this build"
+        reason = f"{kind} is not handled by acr-refresh"
     b.unhandled.append(Unhandled(doc.location, api_version, kind, reason))

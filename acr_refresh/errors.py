@@ -5,6 +5,7 @@
     AcrRefreshError
     ├── ConfigError          invalid configuration: names the file, the document and the field
     ├── UsageError           a bad command-line or request argument (unknown generator, bad flag value)
+    ├── DeliveryError        one target could not be read or written; one line, never a secret
     └── MintError            a generator could not be minted; one line, never a secret
         ├── IdentityError    Entra ID / managed identity / workload identity refused or failed
         ├── SourceError      a secretRef or ServiceAccount could not be read from Kubernetes
@@ -65,6 +66,14 @@ class ConfigError(AcrRefreshError):
 
 class UsageError(AcrRefreshError):
     """A bad argument from the command line or an HTTP request body."""
+
+
+class DeliveryError(AcrRefreshError):
+    """A target (Kubernetes Secret, ServiceAccount, Key Vault secret) could not be read or written."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        self.status = status
+        super().__init__(message)
 
 
 class MintError(AcrRefreshError):

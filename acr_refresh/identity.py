@@ -13,10 +13,11 @@ import logging
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from . import redact
-from .config import Generator, ManagedIdentity, SecretRef, ServicePrincipal, WorkloadIdentity
+from .clouds import Cloud
+from .config import Auth, ManagedIdentity, SecretRef, ServicePrincipal, WorkloadIdentity
 from .errors import IdentityError, MintError, SourceError, truncate
 from .kube import KubeClients
 from .memo import OnceMap
@@ -25,6 +26,17 @@ log = logging.getLogger(__name__)
 
 CLIENT_ID_ANNOTATION = "azure.workload.identity/client-id"
 TENANT_ID_ANNOTATION = "azure.workload.identity/tenant-id"
+
+
+class Principal(Protocol):
+    """Anything with an ``auth`` block, a tenant and a cloud: a generator, a KeyVaultSecret, a Cluster.aks."""
+
+    @property
+    def auth(self) -> Auth: ...
+    @property
+    def tenant_id(self) -> str: ...
+    @property
+    def cloud(self) -> Cloud: ...
 
 
 @dataclass(frozen=True)
@@ -98,8 +110,9 @@ class Identities:
 
     # ------------------------------------------------------------------------------------- resolve
 
-    def resolve(self, gen: Generator) -> Resolved:
-        """Turn a generator's ``auth`` into a :class:`Resolved` identity. Reads secretRefs (once each)."""
+    def resolve(self, gen: Principal) -> Resolved:
+        """Turn an ``auth`` block (of a generator, vault target or cluster) into a :class:`Resolved` identity.
+        Reads secretRefs and ServiceAccounts (once each per run)."""
         auth = gen.auth
         authority = gen.cloud.authority_host
         options = dict(self._options)
@@ -168,9 +181,9 @@ class Identities:
                 self._tenant_path(tenant, gen), client_id, assertion, authority=authority, **options
             )
 
-        return Resolved(key, tenant, wi_factory)
+        return Resolved(key, gen.tenant_id or tenant, wi_factory)
 
-    def _ambient_workload(self, gen: Generator, authority: str, options: dict[str, Any]) -> Resolved:
+    def _ambient_workload(self, gen: Principal, authority: str, options: dict[str, Any]) -> Resolved:
         env = self._environ
         client_id = env.get("AZURE_CLIENT_ID", "").strip()
         tenant = env.get("AZURE_TENANT_ID", "").strip() or gen.tenant_id
@@ -193,10 +206,10 @@ class Identities:
                 authority=authority, **options,
             )
 
-        return Resolved(key, tenant, factory)
+        return Resolved(key, gen.tenant_id or tenant, factory)
 
     @staticmethod
-    def _tenant_path(tenant: str, gen: Generator) -> str:
+    def _tenant_path(tenant: str, gen: Principal) -> str:
         # Azure Stack Hub with AD FS uses the fixed tenant "adfs" in the authority path.
         return gen.cloud.authority_path or tenant
 
@@ -216,6 +229,22 @@ class Identities:
 
     # --------------------------------------------------------------------------------------- tokens
 
+    def ambient(self) -> Resolved:
+        """The process's own identity (DefaultAzureCredential without interactive prompts): managed identity
+        on Azure, workload identity in AKS, environment variables or a developer login elsewhere."""
+        options = dict(self._options)
+
+        def factory() -> Any:
+            from azure.identity import DefaultAzureCredential
+
+            return DefaultAzureCredential(exclude_interactive_browser_credential=True, **options)
+
+        return Resolved(IdentityKey("ambient"), "", factory)
+
+    def credential(self, resolved: Resolved) -> Any:
+        """The azure-identity credential for ``resolved`` (one object per identity, kept for reuse)."""
+        return self._credentials.get(resolved.key, resolved.factory)
+
     def token(self, resolved: Resolved, scope: str) -> EntraToken:
         """An Entra ID token for ``scope``: one request per identity and scope (errors are shared too)."""
         return self._tokens.get((resolved.key, scope), lambda: self._fetch(resolved, scope))
@@ -223,7 +252,7 @@ class Identities:
     def _fetch(self, resolved: Resolved, scope: str) -> EntraToken:
         from azure.core.exceptions import AzureError
 
-        credential = self._credentials.get(resolved.key, resolved.factory)
+        credential = self.credential(resolved)
         self.token_requests += 1
         try:
             access = credential.get_token(scope)

@@ -14,7 +14,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import SourceError, truncate
+from .errors import AcrRefreshError, DeliveryError, SourceError, truncate
 
 DEFAULT_SA_TOKEN_SECONDS = 3600
 
@@ -84,16 +84,68 @@ class KubeClient:
             raise SourceError(f"cluster {self.name}: TokenRequest for {namespace}/{name} returned no token")
         return str(token)
 
-    def _call(self, what: str, fn: Any, *args: Any) -> Any:
+    # ------------------------------------------------------------------------- used by delivery
+
+    def read_secret(self, namespace: str, name: str) -> Any | None:
+        """A Secret object, or None when it does not exist. Raises :class:`DeliveryError`."""
+        return self._call(f"read Secret {namespace}/{name}", self.core.read_namespaced_secret, name, namespace,
+                          error=DeliveryError, missing_ok=True)
+
+    def apply_secret(self, manifest: dict[str, Any], *, field_manager: str) -> None:
+        """Server-side apply one Secret (one request: the Secret is either old or new, never half)."""
+        meta = manifest["metadata"]
+        self._call(
+            f"apply Secret {meta['namespace']}/{meta['name']}", self.core.patch_namespaced_secret,
+            meta["name"], meta["namespace"], manifest, error=DeliveryError,
+            field_manager=field_manager, force=True, _content_type="application/apply-patch+yaml",
+        )
+
+    def delete_secret(self, namespace: str, name: str) -> None:
+        self._call(f"delete Secret {namespace}/{name}", self.core.delete_namespaced_secret, name, namespace,
+                   error=DeliveryError, missing_ok=True)
+
+    def list_namespaces(self, label_selector: str = "") -> list[tuple[str, dict[str, str]]]:
+        """``(name, labels)`` of every namespace matching ``label_selector``."""
+        result = self._call("list namespaces", self.core.list_namespace, error=DeliveryError,
+                            label_selector=label_selector or None)
+        return [(ns.metadata.name, dict(ns.metadata.labels or {})) for ns in result.items]
+
+    def list_managed_secrets(self, label_selector: str) -> list[Any]:
+        """Secrets in every namespace matching ``label_selector`` (used by --prune)."""
+        result = self._call("list Secrets", self.core.list_secret_for_all_namespaces, error=DeliveryError,
+                            label_selector=label_selector)
+        return list(result.items)
+
+    def read_service_account(self, namespace: str, name: str) -> Any | None:
+        return self._call(f"read ServiceAccount {namespace}/{name}", self.core.read_namespaced_service_account,
+                          name, namespace, error=DeliveryError, missing_ok=True)
+
+    def list_service_accounts(self, namespace: str) -> list[Any]:
+        result = self._call(f"list ServiceAccounts in {namespace}", self.core.list_namespaced_service_account,
+                            namespace, error=DeliveryError)
+        return list(result.items)
+
+    def replace_service_account(self, namespace: str, name: str, body: Any) -> None:
+        """Update a ServiceAccount; the body carries the resourceVersion read, so a concurrent change is a 409."""
+        self._call(f"update ServiceAccount {namespace}/{name}", self.core.replace_namespaced_service_account,
+                   name, namespace, body, error=DeliveryError)
+
+    def _call(self, what: str, fn: Any, *args: Any, error: type[AcrRefreshError] = SourceError,
+              missing_ok: bool = False, **kwargs: Any) -> Any:
         from kubernetes.client.exceptions import ApiException
         from urllib3.exceptions import HTTPError
 
         try:
-            return fn(*args, _request_timeout=(5, 30))
+            return fn(*args, _request_timeout=(5, 30), **kwargs)
         except ApiException as exc:
-            raise SourceError(f"cluster {self.name}: cannot {what}: {describe_api_exception(exc)}") from exc
+            if missing_ok and exc.status == 404:
+                return None
+            message = f"cluster {self.name}: cannot {what}: {describe_api_exception(exc)}"
+            if error is DeliveryError:
+                raise DeliveryError(message, status=exc.status) from exc
+            raise error(message) from exc
         except (HTTPError, OSError) as exc:
-            raise SourceError(f"cluster {self.name}: cannot {what}: {type(exc).__name__}") from exc
+            raise error(f"cluster {self.name}: cannot {what}: {type(exc).__name__}") from exc
 
 
 def describe_api_exception(exc: Any) -> str:
@@ -140,6 +192,11 @@ class KubeClients:
         self._factories = dict(factories or {})
         self._clients: dict[str, KubeClient] = {}
         self._lock = threading.Lock()
+
+    def add_factories(self, factories: dict[str, Any]) -> None:
+        """Register named cluster factories (a ``default`` one replaces the default cluster)."""
+        with self._lock:
+            self._factories.update(factories)
 
     def get(self, name: str = "default") -> KubeClient:
         """The client for cluster ``name``; ``default`` falls back to :func:`default_api_client`."""

@@ -1,8 +1,16 @@
-"""One run: mint every selected generator concurrently (bounded), deliver, and build the report.
+"""One run: check targets, mint what is needed, deliver, and build the report.
 
-Triggers (the CLI, the Azure Functions app) call :func:`run` and turn its :class:`~acr_refresh.report.Report`
-into an exit status or an HTTP response. The network clients live in :class:`Services`, which a long-lived
-process may keep between runs.
+Phases, each worked concurrently with a bound (``concurrency``):
+
+1. expand targets: namespaces of each KubernetesSecret per cluster (explicit lists and label selectors);
+2. read what each target holds and apply the freshness rule (skipped with ``force``);
+3. mint every selected generator that has a stale target, or no target at all (a check that its identity
+   works), or every one on a dry run;
+4. write each stale target of a minted generator, one request per target.
+
+A failed mint writes nothing; a failed target never stops the others. Triggers (the CLI, the Azure
+Functions app) call :func:`run` and turn its :class:`~acr_refresh.report.Report` into an exit status or an
+HTTP response. The network clients live in :class:`Services`, which a long-lived process may keep.
 """
 
 from __future__ import annotations
@@ -10,24 +18,31 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
 
+from . import freshness
 from .acr import AcrClient, RetryPolicy
-from .config import Config, Generator
-from .errors import MintError, UsageError, truncate
+from .clusters import cluster_factories
+from .config import ClusterConfig, Config, Generator, KeyVaultTarget, KubernetesTarget
+from .errors import AcrRefreshError, MintError, UsageError, truncate
 from .identity import Identities
 from .kube import KubeClients
-from .mint import Minter
+from .memo import OnceMap
+from .mint import Credentials, Minter
 from .redact import scrub
-from .report import GeneratorReport, Report
+from .render import inputs_hash, render_secret, render_vault_value, vault_tags
+from .report import GeneratorReport, Report, TargetReport
+from .sinks import kubernetes as kube_sink
+from .sinks.keyvault import VaultSink
 
 log = logging.getLogger(__name__)
 
 DEFAULT_CONCURRENCY = 16
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -38,15 +53,21 @@ class RunOptions:
     """``namespace/name`` keys to run; empty means all."""
     dry_run: bool = False
     """Mint (proving auth works) but write nothing."""
+    force: bool = False
+    """Rewrite every target, fresh or not."""
+    take_over: bool = False
+    """Write Secrets that External Secrets Operator manages (migration)."""
+    min_remaining: timedelta | None = None
+    """Refresh a target whose token has less than this left (default: half its lifetime)."""
     concurrency: int = DEFAULT_CONCURRENCY
-    """Generators and targets worked on at once."""
+    """Requests in flight at once."""
     deadline_seconds: float | None = None
     """After this many seconds no new request starts; the rest is reported ``not-attempted``."""
 
 
 @dataclass
 class Services:
-    """The network edges of a run: registry, identity and Kubernetes clients.
+    """The network edges of a run: registry, identity, Kubernetes and Key Vault clients.
 
     Build one per run, or keep one in a long-lived process so credentials are reused (in memory only).
     """
@@ -54,19 +75,40 @@ class Services:
     environ: Mapping[str, str] | None = None
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     credential_options: Mapping[str, Any] = field(default_factory=dict)
-    kube_factories: Mapping[str, Any] = field(default_factory=dict)
+    """Passed to every azure-identity credential (e.g. ``retry_total``)."""
+    vault_options: Mapping[str, Any] = field(default_factory=dict)
+    """Passed to every Key Vault ``SecretClient`` (e.g. ``retry_total``)."""
+    clusters: tuple[ClusterConfig, ...] = ()
     pool_size: int = DEFAULT_CONCURRENCY
+    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    """The clock the freshness rule reads (a simulation drives it)."""
     deadline: float | None = None
     """Monotonic time after which no retry waits (set by :func:`run`)."""
 
     def __post_init__(self) -> None:
-        self.kube = KubeClients(dict(self.kube_factories))
+        self.kube = KubeClients()
         self.identities = Identities(self.kube, environ=self.environ, credential_options=self.credential_options)
+        # Cluster.aks connections get their Entra tokens from the same identities.
+        self.kube.add_factories(cluster_factories(self.clusters, self.identities))
         self.acr = AcrClient(retry=self.retry, pool_size=self.pool_size, deadline=lambda: self.deadline)
+        self.vaults: OnceMap[tuple[str, Any], VaultSink] = OnceMap()
+
+    def vault(self, target: KeyVaultTarget) -> VaultSink:
+        """One Key Vault client per vault and identity per run."""
+        if target.auth is None:
+            resolved = self.identities.ambient()
+        else:
+            resolved = self.identities.resolve(target)  # type: ignore[arg-type]  # auth checked just above
+        return self.vaults.get(
+            (target.vault_url, resolved.key),
+            lambda: VaultSink(target.vault_url, self.identities.credential(resolved), **dict(self.vault_options)),
+        )
 
     def close(self) -> None:
         """Release connection pools and credentials."""
         self.acr.close()
+        for sink in self.vaults.values():
+            sink.close()
         self.identities.close()
         self.kube.close()
 
@@ -86,6 +128,233 @@ def select(config: Config, keys: tuple[str, ...]) -> list[Generator]:
     return chosen
 
 
+@dataclass
+class _Item:
+    """One concrete target: a Secret in one cluster and namespace, or one Key Vault secret."""
+
+    gen: Generator
+    target: KubernetesTarget | KeyVaultTarget
+    report: TargetReport
+    cluster: str = ""
+    namespace: str = ""
+    stale: bool = True
+    existing: Any = None
+
+
+def _error(exc: BaseException) -> str:
+    if isinstance(exc, AcrRefreshError):
+        return scrub(truncate(str(exc), 500))
+    return scrub(truncate(f"unexpected {type(exc).__name__}: {exc}", 500))
+
+
+class _Run:
+    def __init__(self, config: Config, options: RunOptions, services: Services, stop: threading.Event) -> None:
+        self.config = config
+        self.options = options
+        self.services = services
+        self.stop = stop
+        self.minter = Minter(services.identities, services.acr)
+        t0 = time.monotonic()
+        self.deadline = t0 + options.deadline_seconds if options.deadline_seconds is not None else None
+        services.deadline = self.deadline
+        self.pool = ThreadPoolExecutor(max_workers=max(1, options.concurrency), thread_name_prefix="acr-refresh")
+        self.namespace_lists: OnceMap[tuple[str, str], list[tuple[str, dict[str, str]]]] = OnceMap()
+
+    def out_of_time(self) -> str | None:
+        if self.stop.is_set():
+            return "stopped before this started (shutdown)"
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            return "deadline reached before this started"
+        return None
+
+    def each(self, fn: Callable[[T], None], items: Iterable[T]) -> None:
+        for f in [self.pool.submit(fn, item) for item in items]:
+            f.result()
+
+    # ---------------------------------------------------------------------------------- phase 1
+
+    def expand(self, gen: Generator, entry: GeneratorReport) -> list[_Item]:
+        items: list[_Item] = []
+        for kt in self.config.kube_targets:
+            if kt.generator != gen.key:
+                continue
+            for cluster in kt.clusters:
+                try:
+                    namespaces = self.namespaces(kt, cluster)
+                except AcrRefreshError as exc:
+                    entry.targets.append(TargetReport("KubernetesSecret", "failed", cluster=cluster,
+                                                      namespace=kt.namespace, name=kt.secret_name,
+                                                      error=_error(exc)))
+                    continue
+                for ns in namespaces:
+                    rep = TargetReport("KubernetesSecret", "not-attempted", cluster=cluster, namespace=ns,
+                                       name=kt.secret_name)
+                    entry.targets.append(rep)
+                    items.append(_Item(gen, kt, rep, cluster, ns))
+        for vt in self.config.vault_targets:
+            if vt.generator == gen.key:
+                rep = TargetReport("KeyVaultSecret", "not-attempted", vault=vt.vault_url.rstrip("/"),
+                                   secret_name=vt.secret_name)
+                entry.targets.append(rep)
+                items.append(_Item(gen, vt, rep))
+        return items
+
+    def namespaces(self, kt: KubernetesTarget, cluster: str) -> list[str]:
+        chosen = list(kt.namespaces)
+        if kt.selector is not None:
+            query = kt.selector.to_query()
+            listed = self.namespace_lists.get(
+                (cluster, query), lambda: self.services.kube.get(cluster).list_namespaces(query)
+            )
+            chosen += [name for name, labels in listed if kt.selector.matches(labels)]
+        excluded = set(kt.exclude_namespaces)
+        return [ns for ns in dict.fromkeys(chosen) if ns not in excluded]
+
+    # ---------------------------------------------------------------------------------- phase 2
+
+    def check(self, item: _Item) -> None:
+        reason = self.out_of_time()
+        if reason:
+            item.report.error = reason
+            item.stale = False
+            return
+        now = self.services.now()
+        wanted = inputs_hash(item.target, item.gen)
+        try:
+            if isinstance(item.target, KubernetesTarget):
+                existing = kube_sink.read_existing(self.services.kube.get(item.cluster), item.namespace,
+                                                   item.target.secret_name)
+                item.existing = existing
+                stored = existing.stored if existing is not None else None
+                refresh_interval = item.target.refresh_interval
+            else:
+                stored = self.services.vault(item.target).read(item.target.secret_name)
+                refresh_interval = None
+        except Exception as exc:  # noqa: BLE001 - one target's failure must not stop the others
+            item.report.status, item.report.error, item.stale = "failed", _error(exc), False
+            return
+        if self.options.force:
+            return
+        min_remaining = item.target.min_remaining or self.options.min_remaining
+        fresh, _why = freshness.verdict(stored, now=now, wanted_hash=wanted, min_remaining=min_remaining,
+                                        refresh_interval=refresh_interval)
+        if fresh:
+            item.stale = False
+            item.report.status = "fresh"
+            item.report.expires_at = stored.expires_at if stored else None
+
+    # ---------------------------------------------------------------------------------- phase 3
+
+    def mint(self, gen: Generator, entry: GeneratorReport) -> Credentials | None:
+        reason = self.out_of_time()
+        if reason:
+            entry.error = reason
+            return None
+        try:
+            resolved = self.minter.resolve(gen)
+            entry.identity = resolved.key.describe()
+            creds = self.minter.mint(gen, resolved)
+        except Exception as exc:  # noqa: BLE001 - one generator's failure must not stop the others
+            entry.status, entry.error = "failed", _error(exc)
+            if not isinstance(exc, MintError):
+                log.error("generator failed unexpectedly", extra={"generator": gen.key, "error": entry.error})
+            log.warning("generator failed", extra={"generator": gen.key, "registry": gen.registry,
+                                                   "error": entry.error})
+            return None
+        entry.status, entry.expires_at = "ok", creds.expires_at
+        log.info("generator minted", extra={"generator": gen.key, "registry": gen.registry,
+                                            "tokenType": gen.token_type, "expiresAt": entry.to_dict()["expiresAt"]})
+        return creds
+
+    # ---------------------------------------------------------------------------------- phase 4
+
+    def write(self, item: _Item, creds: Credentials) -> None:
+        reason = self.out_of_time()
+        if reason:
+            item.report.error = reason
+            return
+        outputs = creds.outputs()
+        target = item.target
+        try:
+            if isinstance(target, KubernetesTarget):
+                desired = render_secret(target, item.gen, item.namespace, outputs, creds.issued_at, creds.expires_at)
+                if self.options.dry_run or target.creation_policy == "None":
+                    item.report.status = "skipped"
+                    item.report.error = "dry run" if self.options.dry_run else "creationPolicy None"
+                    return
+                client = self.services.kube.get(item.cluster)
+                kube_sink.write_secret(client, desired, item.existing, creation_policy=target.creation_policy,
+                                       take_over=self.options.take_over)
+            else:
+                value = render_vault_value(target, outputs)
+                if self.options.dry_run:
+                    item.report.status, item.report.error = "skipped", "dry run"
+                    return
+                self.services.vault(target).write(
+                    target.secret_name, value, content_type=target.content_type, tags=vault_tags(target, item.gen),
+                    expires_on=creds.expires_at, not_before=creds.issued_at,
+                )
+        except Exception as exc:  # noqa: BLE001 - one target's failure must not stop the others
+            item.report.status, item.report.error = "failed", _error(exc)
+            log.warning("target failed", extra={"generator": item.gen.key, "target": target.key,
+                                                "error": item.report.error})
+            return
+        item.report.status, item.report.expires_at = "written", creds.expires_at
+        log.info("target written", extra={"generator": item.gen.key, "target": target.key,
+                                          "cluster": item.cluster or None, "namespace": item.namespace or None})
+
+    def pull_secrets(self, item: _Item) -> None:
+        """Keep ServiceAccounts' imagePullSecrets listing a written or fresh Secret (opt-in per target)."""
+        target = item.target
+        if not isinstance(target, KubernetesTarget) or not target.service_accounts or self.options.dry_run:
+            return
+        if item.report.status not in ("written", "fresh") or self.out_of_time():
+            return
+        try:
+            kube_sink.ensure_image_pull_secret(self.services.kube.get(item.cluster), item.namespace,
+                                               target.service_accounts, target.secret_name)
+        except Exception as exc:  # noqa: BLE001 - reported on the target
+            item.report.status, item.report.error = "failed", f"imagePullSecrets: {_error(exc)}"
+
+    # ------------------------------------------------------------------------------------ whole
+
+    def run(self, generators: list[Generator], report: Report) -> None:
+        entries = {g.key: GeneratorReport(g.namespace, g.name, g.registry, g.token_type) for g in generators}
+        report.generators = list(entries.values())
+        items: dict[str, list[_Item]] = {}
+
+        def expand(gen: Generator) -> None:
+            items[gen.key] = self.expand(gen, entries[gen.key])
+
+        self.each(expand, generators)
+        self.each(self.check, [i for g in generators for i in items[g.key]])
+        to_mint = [g for g in generators
+                   if self.options.dry_run or not items[g.key] or any(i.stale for i in items[g.key])]
+        minted: dict[str, Credentials] = {}
+
+        def mint(gen: Generator) -> None:
+            creds = self.mint(gen, entries[gen.key])
+            if creds is not None:
+                minted[gen.key] = creds
+
+        self.each(mint, to_mint)
+        for gen in generators:
+            entry = entries[gen.key]
+            if gen not in to_mint and entry.status == "not-attempted" and all(
+                i.report.status in ("fresh", "failed") for i in items[gen.key]
+            ):
+                entry.status = "fresh"
+                expiries = [i.report.expires_at for i in items[gen.key] if i.report.expires_at]
+                entry.expires_at = min(expiries) if expiries else None
+        stale = [i for g in generators for i in items[g.key] if i.stale and i.report.status == "not-attempted"]
+        for item in stale:
+            if item.gen.key not in minted and entries[item.gen.key].status == "failed":
+                item.report.status = "failed"
+                item.report.error = "not written: the generator failed to mint (previous value kept)"
+        self.each(lambda i: self.write(i, minted[i.gen.key]), [i for i in stale if i.gen.key in minted])
+        self.each(self.pull_secrets, [i for g in generators for i in items[g.key]])
+
+
 def run(
     config: Config,
     options: RunOptions | None = None,
@@ -93,7 +362,7 @@ def run(
     services: Services | None = None,
     stop: threading.Event | None = None,
 ) -> Report:
-    """Mint (and deliver) every selected generator; never raises for a generator's failure.
+    """Check, mint and deliver every selected generator; never raises for a generator's or target's failure.
 
     ``stop`` (set by a signal handler) and ``options.deadline_seconds`` stop new work from starting; what
     was not attempted is reported as such. Raises :class:`UsageError` for an unknown generator name.
@@ -103,48 +372,13 @@ def run(
     started = datetime.now(UTC)
     t0 = time.monotonic()
     own_services = services is None
-    services = services or Services(pool_size=options.concurrency)
-    deadline = t0 + options.deadline_seconds if options.deadline_seconds is not None else None
-    services.deadline = deadline
-    stop = stop or threading.Event()
-    minter = Minter(services.identities, services.acr)
+    services = services or Services(pool_size=options.concurrency, clusters=config.clusters)
     report = Report(started_at=started, warnings=list(config.warnings), dry_run=options.dry_run)
-    report.generators = [
-        GeneratorReport(g.namespace, g.name, g.registry, g.token_type) for g in generators
-    ]
-
-    def out_of_time() -> bool:
-        return stop.is_set() or (deadline is not None and time.monotonic() >= deadline)
-
-    def work(gen: Generator, entry: GeneratorReport) -> None:
-        if out_of_time():
-            entry.error = "stopped before this generator started" if stop.is_set() else "deadline reached"
-            return
-        try:
-            resolved = minter.resolve(gen)
-            entry.identity = resolved.key.describe()
-            creds = minter.mint(gen, resolved)
-        except MintError as exc:
-            entry.status, entry.error = "failed", scrub(truncate(str(exc), 500))
-            log.warning("generator failed", extra={"generator": gen.key, "registry": gen.registry,
-                                                   "error": entry.error})
-            return
-        except Exception as exc:
-            entry.status = "failed"
-            entry.error = scrub(truncate(f"unexpected {type(exc).__name__}: {exc}", 500))
-            log.exception("generator failed unexpectedly", extra={"generator": gen.key})
-            return
-        entry.status, entry.expires_at = "ok", creds.expires_at
-        log.info("generator minted", extra={"generator": gen.key, "registry": gen.registry,
-                                            "tokenType": gen.token_type,
-                                            "expiresAt": entry.to_dict()["expiresAt"]})
-
+    job = _Run(config, options, services, stop or threading.Event())
     try:
-        with ThreadPoolExecutor(max_workers=max(1, options.concurrency), thread_name_prefix="acr-refresh") as pool:
-            futures = [pool.submit(work, g, e) for g, e in zip(generators, report.generators, strict=True)]
-            for f in futures:
-                f.result()
+        job.run(generators, report)
     finally:
+        job.pool.shutdown(wait=True, cancel_futures=True)
         if own_services:
             services.close()
     report.duration_seconds = time.monotonic() - t0

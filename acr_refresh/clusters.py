@@ -1,0 +1,71 @@
+"""Named connections to Kubernetes clusters (our ``Cluster`` kind) → kubernetes ``ApiClient`` factories.
+
+- ``inCluster: true``: the pod's service account;
+- ``kubeconfig {path, context}``: a kubeconfig file and context;
+- ``aks {server, certificateAuthorityData, auth}``: an AKS API server with Entra ID integration, reached with
+  an Entra token for the AKS server application. The token is refreshed before every request that would
+  otherwise carry an expired one (the client's ``refresh_api_key_hook``), from the credential's cache.
+
+A ``Cluster`` named ``default`` replaces the default cluster (in-cluster config or ``KUBECONFIG``).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import tempfile
+from collections.abc import Callable
+from typing import Any
+
+from .clouds import AKS_SERVER_APP
+from .config import ClusterConfig
+from .errors import SourceError
+from .identity import Identities
+
+
+def cluster_factories(clusters: tuple[ClusterConfig, ...], identities: Identities) -> dict[str, Callable[[], Any]]:
+    """A factory per named cluster; each builds an ``ApiClient`` on first use."""
+    return {c.name: (lambda c=c: api_client_for(c, identities)) for c in clusters}
+
+
+def api_client_for(cluster: ClusterConfig, identities: Identities) -> Any:
+    """Build an ``ApiClient`` for one ``Cluster``. Raises :class:`SourceError` with a clear reason."""
+    from kubernetes import client, config
+
+    configuration = client.Configuration()
+    try:
+        if cluster.in_cluster:
+            config.load_incluster_config(client_configuration=configuration)
+        elif cluster.kubeconfig:
+            config.load_kube_config(config_file=cluster.kubeconfig, context=cluster.context or None,
+                                    client_configuration=configuration)
+    except Exception as exc:
+        raise SourceError(f"cluster {cluster.name}: cannot load its configuration: {type(exc).__name__}: "
+                          f"{str(exc)[:200]}") from exc
+    if cluster.aks is not None:
+        aks = cluster.aks
+        configuration.host = aks.server.rstrip("/")
+        try:
+            ca = base64.b64decode(aks.certificate_authority_data, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise SourceError(f"cluster {cluster.name}: certificateAuthorityData is not base64") from exc
+        fd, ca_path = tempfile.mkstemp(prefix=f"acr-refresh-{cluster.name}-", suffix=".crt")
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(ca)
+        configuration.ssl_ca_cert = ca_path
+        resolved = identities.resolve(aks)
+        scope = f"{AKS_SERVER_APP}/.default"
+
+        def refresh(conf: Any) -> None:
+            # get_token answers from the credential's cache until the token nears expiry.
+            token = identities.credential(resolved).get_token(scope).token
+            from . import redact
+
+            redact.register(token)
+            conf.api_key = {"authorization": token}
+            conf.api_key_prefix = {"authorization": "Bearer"}
+
+        configuration.refresh_api_key_hook = refresh  # type: ignore[assignment]
+        refresh(configuration)
+    return client.ApiClient(configuration)

@@ -1,0 +1,132 @@
+"""Rendering: minted credentials + a target's template → the Secret or Key Vault value to write. Pure.
+
+Also computes the *inputs hash*: a digest of everything besides the token that shapes a target (template,
+metadata, registry, scope, identity, names). A target whose stored hash differs is stale even if its token
+has life left, so config changes land on the next run.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from .config import DOCKERCONFIGJSON, Generator, KeyVaultTarget, KubernetesTarget
+from .gotemplate import TemplateError, parse
+from .report import rfc3339
+
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+MANAGED_BY = "acr-refresh"
+ANNOTATION_PREFIX = "acr-refresh/"
+GENERATOR_ANNOTATION = "acr-refresh/generator"
+TARGET_ANNOTATION = "acr-refresh/target"
+ISSUED_ANNOTATION = "acr-refresh/issued-at"
+EXPIRES_ANNOTATION = "acr-refresh/expires-at"
+HASH_ANNOTATION = "acr-refresh/inputs-hash"
+# Key Vault tag names (tags allow hyphens; no '/').
+GENERATOR_TAG = "acr-refresh-generator"
+REGISTRY_TAG = "acr-refresh-registry"
+HASH_TAG = "acr-refresh-inputs-hash"
+
+
+class RenderError(ValueError):
+    """A template failed at run time (names the object and the key; never a value)."""
+
+
+@dataclass(frozen=True)
+class DesiredSecret:
+    """A Kubernetes Secret as acr-refresh wants it. ``data`` holds plain strings; ``repr`` hides it."""
+
+    namespace: str
+    name: str
+    type: str
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    data: dict[str, str] = field(repr=False)
+
+    def manifest(self) -> dict[str, Any]:
+        """The object sent with server-side apply (data base64-encoded, as the API expects)."""
+        return {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {
+                "name": self.name,
+                "namespace": self.namespace,
+                "labels": self.labels,
+                "annotations": self.annotations,
+            },
+            "type": self.type,
+            "data": {k: base64.b64encode(v.encode()).decode() for k, v in self.data.items()},
+        }
+
+
+def dockerconfigjson(registry: str, username: str, password: str) -> str:
+    """A ``.dockerconfigjson`` document with one registry entry (``auth`` is base64 of user:password)."""
+    auth = base64.b64encode(f"{username}:{password}".encode()).decode()
+    return json.dumps({"auths": {registry: {"username": username, "password": password, "auth": auth}}},
+                      separators=(",", ":"))
+
+
+def inputs_hash(target: KubernetesTarget | KeyVaultTarget, gen: Generator) -> str:
+    """A short, stable digest of everything that shapes a target besides the token itself."""
+    t = asdict(target)
+    t.pop("location", None)
+    t.pop("min_remaining", None)
+    t.pop("refresh_interval", None)
+    g = {"registry": gen.registry, "scope": gen.scope, "audience": gen.audience, "auth": asdict(gen.auth)
+         if hasattr(gen.auth, "__dataclass_fields__") else str(gen.auth), "tenant": gen.tenant_id,
+         "cloud": gen.cloud.name}
+    raw = json.dumps({"target": t, "generator": g}, sort_keys=True, default=str)
+    return hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+
+def _render(source: str, data: dict[str, Any], where: str) -> str:
+    try:
+        return parse(source, name=where).execute(data)
+    except TemplateError as exc:
+        raise RenderError(f"{where}: {exc}") from exc
+
+
+def render_secret(
+    target: KubernetesTarget, gen: Generator, namespace: str, outputs: dict[str, Any],
+    issued_at: datetime | None, expires_at: datetime | None,
+) -> DesiredSecret:
+    """The Secret for ``target`` in ``namespace`` from the generator's ``outputs`` (username, password, …)."""
+    tpl = target.template
+    where = f"{target.source_kind} {target.namespace}/{target.name}"
+    secret_type = tpl.type or "Opaque"
+    if tpl.data is None:
+        if secret_type == DOCKERCONFIGJSON:
+            data = {".dockerconfigjson": dockerconfigjson(gen.registry, outputs["username"], outputs["password"])}
+        else:
+            data = {"username": outputs["username"], "password": outputs["password"]}
+    else:
+        data = {k: _render(v, outputs, f"{where}: data {k}") for k, v in tpl.data}
+        if tpl.merge_policy == "Merge":
+            data = {"username": outputs["username"], "password": outputs["password"], **data}
+    labels = {k: _render(v, outputs, f"{where}: label {k}") for k, v in tpl.labels}
+    labels[MANAGED_BY_LABEL] = MANAGED_BY
+    annotations = {k: _render(v, outputs, f"{where}: annotation {k}") for k, v in tpl.annotations}
+    annotations.update({
+        GENERATOR_ANNOTATION: gen.key,
+        TARGET_ANNOTATION: target.key,
+        ISSUED_ANNOTATION: rfc3339(issued_at) or "",
+        EXPIRES_ANNOTATION: rfc3339(expires_at) or "",
+        HASH_ANNOTATION: inputs_hash(target, gen),
+    })
+    return DesiredSecret(namespace, target.secret_name, secret_type, labels, annotations, data)
+
+
+def render_vault_value(target: KeyVaultTarget, outputs: dict[str, Any]) -> str:
+    """The Key Vault secret value for ``target`` (its ``value`` template, default the password)."""
+    return _render(target.value, outputs, f"KeyVaultSecret {target.namespace}/{target.name}: value")
+
+
+def vault_tags(target: KeyVaultTarget, gen: Generator) -> dict[str, str]:
+    """The user's tags plus ours: generator, registry and inputs hash."""
+    tags = dict(target.tags)
+    tags.update({GENERATOR_TAG: gen.key, REGISTRY_TAG: gen.registry, HASH_TAG: inputs_hash(target, gen)})
+    return tags
