@@ -19,7 +19,7 @@ from . import redact
 from .clouds import Cloud
 from .config import Auth, ManagedIdentity, SecretRef, ServicePrincipal, WorkloadIdentity
 from .errors import IdentityError, MintError, SourceError, truncate
-from .kube import KubeClients
+from .kube import KubeClients, secret_key
 from .memo import OnceMap
 
 log = logging.getLogger(__name__)
@@ -103,6 +103,7 @@ class Identities:
         self._environ = os.environ if environ is None else environ
         self._options = dict(credential_options or {})
         self._refs: OnceMap[SecretRef, str] = OnceMap()
+        self._secrets: OnceMap[tuple[str, str], dict[str, str]] = OnceMap()
         self._service_accounts: OnceMap[tuple[str, str], dict[str, str]] = OnceMap()
         self._credentials: OnceMap[IdentityKey, Any] = OnceMap()
         self._tokens: OnceMap[tuple[IdentityKey, str], EntraToken] = OnceMap()
@@ -220,7 +221,10 @@ class Identities:
                 if not value:
                     raise SourceError(f"{what}: environment variable {ref.env} is not set or empty")
             else:
-                value = self._kube.get().read_secret_key(ref.namespace, ref.name, ref.key)
+                # One read per Secret serves every key of it (clientId and clientSecret usually share one).
+                data = self._secrets.get((ref.namespace, ref.name),
+                                         lambda: self._kube.get().read_secret_data(ref.namespace, ref.name))
+                value = secret_key("default", ref.namespace, ref.name, data, ref.key)
             if what == "clientSecret":
                 redact.register(value)
             return value
@@ -271,6 +275,7 @@ class Identities:
         """Drop per-run token results (the credential objects and their own caches stay)."""
         self._tokens = OnceMap()
         self._refs = OnceMap()
+        self._secrets = OnceMap()
         self._service_accounts = OnceMap()
 
     def close(self) -> None:

@@ -41,20 +41,10 @@ class KubeClient:
 
     # -------------------------------------------------------------- reads used by identity resolution
 
-    def read_secret_key(self, namespace: str, name: str, key: str) -> str:
-        """Return one key of a Secret, decoded and whitespace-trimmed. Raises :class:`SourceError`."""
+    def read_secret_data(self, namespace: str, name: str) -> dict[str, str]:
+        """A Secret's ``data`` (base64 values, as stored). Raises :class:`SourceError`."""
         secret = self._call(f"read Secret {namespace}/{name}", self.core.read_namespaced_secret, name, namespace)
-        data = secret.data or {}
-        if key not in data:
-            raise SourceError(f"cluster {self.name}: Secret {namespace}/{name} has no key {key!r}")
-        try:
-            value = base64.b64decode(data[key], validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError) as exc:
-            raise SourceError(f"cluster {self.name}: Secret {namespace}/{name} key {key!r} is not UTF-8") from exc
-        value = value.strip()
-        if not value:
-            raise SourceError(f"cluster {self.name}: Secret {namespace}/{name} key {key!r} is empty")
-        return value
+        return dict(secret.data or {})
 
     def read_service_account_annotations(self, namespace: str, name: str) -> dict[str, str]:
         """Return a ServiceAccount's annotations. Raises :class:`SourceError`."""
@@ -145,7 +135,13 @@ class KubeClient:
                 raise DeliveryError(message, status=exc.status) from exc
             raise error(message) from exc
         except (HTTPError, OSError) as exc:
-            raise error(f"cluster {self.name}: cannot {what}: {type(exc).__name__}") from exc
+            raise error(f"cluster {self.name}: cannot {what}: {transport_reason(exc)}") from exc
+
+
+def transport_reason(exc: BaseException) -> str:
+    """A short reason for a connection failure (urllib3 wraps the real one in MaxRetryError.reason)."""
+    inner = getattr(exc, "reason", None) or exc
+    return truncate(f"{type(inner).__name__}: {inner}", 200)
 
 
 def describe_api_exception(exc: Any) -> str:
@@ -179,10 +175,25 @@ def default_api_client() -> Any:
         if os.environ.get("KUBERNETES_SERVICE_HOST"):
             config.load_incluster_config(client_configuration=configuration)
         else:
-            config.load_kube_config(client_configuration=configuration)
+            # The client reads KUBECONFIG once, at import; read it now so a changed environment counts.
+            path = os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
+            config.load_kube_config(config_file=path, client_configuration=configuration)
     except Exception as exc:
         raise SourceError(f"no default Kubernetes cluster: {truncate(str(exc))}") from exc
     return client.ApiClient(configuration)
+
+
+def secret_key(cluster: str, namespace: str, name: str, data: dict[str, str], key: str) -> str:
+    """Decode one key of a Secret's ``data``, whitespace-trimmed. Raises :class:`SourceError`."""
+    if key not in data:
+        raise SourceError(f"cluster {cluster}: Secret {namespace}/{name} has no key {key!r}")
+    try:
+        value = base64.b64decode(data[key], validate=True).decode("utf-8").strip()
+    except (binascii.Error, UnicodeDecodeError) as exc:
+        raise SourceError(f"cluster {cluster}: Secret {namespace}/{name} key {key!r} is not UTF-8 text") from exc
+    if not value:
+        raise SourceError(f"cluster {cluster}: Secret {namespace}/{name} key {key!r} is empty")
+    return value
 
 
 class KubeClients:

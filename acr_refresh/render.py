@@ -15,7 +15,6 @@ from datetime import datetime
 from typing import Any
 
 from .config import DOCKERCONFIGJSON, Generator, KeyVaultTarget, KubernetesTarget
-from .gotemplate import TemplateError, parse
 from .report import rfc3339
 
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
@@ -84,6 +83,8 @@ def inputs_hash(target: KubernetesTarget | KeyVaultTarget, gen: Generator) -> st
 
 
 def _render(source: str, data: dict[str, Any], where: str) -> str:
+    from .gotemplate import TemplateError, parse
+
     try:
         return parse(source, name=where).execute(data)
     except TemplateError as exc:
