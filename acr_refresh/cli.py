@@ -83,7 +83,15 @@ def build_parser() -> argparse.ArgumentParser:
     run_p.add_argument("--concurrency", type=_positive_int, default=None, metavar="N",
                        help="requests in flight at once, default 16 (env ACR_REFRESH_CONCURRENCY)")
     run_p.add_argument("--deadline", type=_duration_seconds, default=None, metavar="DURATION",
-                       help="start no new request after this long, e.g. 10m (env ACR_REFRESH_DEADLINE)")
+                       help="start no new request after this long, default 10m (env ACR_REFRESH_DEADLINE)")
+    run_p.add_argument("--force", action="store_const", const=True, default=None,
+                       help="rewrite every target, fresh or not (env ACR_REFRESH_FORCE)")
+    run_p.add_argument("--min-remaining", type=_duration_seconds, default=None, metavar="DURATION",
+                       help="refresh targets whose token has less than this left; default half its lifetime "
+                            "(env ACR_REFRESH_MIN_REMAINING)")
+    run_p.add_argument("--take-over", action="store_const", const=True, default=None,
+                       help="write Secrets that External Secrets Operator manages, to migrate "
+                            "(env ACR_REFRESH_TAKE_OVER)")
 
     val_p = sub.add_parser("validate", help="check the config and print the plan",
                            description="Parse and validate the config and print the plan. Exit 0 or 2.")
@@ -103,6 +111,9 @@ def _from_env(args: argparse.Namespace, environ: Mapping[str, str], parser: argp
         "dry_run": _bool,
         "concurrency": _positive_int,
         "deadline": _duration_seconds,
+        "force": _bool,
+        "min_remaining": _duration_seconds,
+        "take_over": _bool,
     }
     choices = {"output": ("text", "json"), "log_format": ("text", "json"),
                "log_level": ("debug", "info", "warning", "error")}
@@ -193,9 +204,14 @@ def _run(args: argparse.Namespace, output: str, out: TextIO, env: Mapping[str, s
     log = logging.getLogger("acr_refresh.cli")
     for warning in config.warnings:
         log.warning(warning)
+    from datetime import timedelta
+
     options = RunOptions(
         generators=tuple(args.generator or ()),
         dry_run=bool(args.dry_run),
+        force=bool(args.force),
+        take_over=bool(args.take_over),
+        min_remaining=timedelta(seconds=args.min_remaining) if args.min_remaining is not None else None,
         concurrency=args.concurrency or DEFAULT_CONCURRENCY,
         deadline_seconds=args.deadline if args.deadline is not None else 600.0,
     )

@@ -301,7 +301,7 @@ def test_refuses_bad_managed_identity_id(tmp_path: Path) -> None:
         ("a.b.c.azurecr.io", "regional"),
         ("myregistry.azurecr.io.evil.example", "must end in .azurecr.io"),
         ("127.0.0.1", "must end in .azurecr.io"),
-        ("myrеgistry.azurecr.io", "non-ASCII"),  # Cyrillic 'е'
+        ("myr\u0435gistry.azurecr.io", "non-ASCII"),  # a Cyrillic look-alike of 'e'
         ("my_registry.azurecr.io", "valid DNS"),
         ("-bad.azurecr.io", "valid DNS"),
     ],

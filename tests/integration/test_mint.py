@@ -61,7 +61,7 @@ def test_scope_mints_an_access_token_from_the_refresh_token(em: Emulator, tmp_pa
     exchange = [r for r in em.requests if r.endpoint == "acr.exchange"]
     token = [r for r in em.requests if r.endpoint == "acr.token"]
     assert len(exchange) == 1 and len(token) == 1
-    entra = [r for r in em.requests if r.endpoint == "entra.token"][0]
+    entra = next(r for r in em.requests if r.endpoint == "entra.token")
     assert exchange[0].host == REGISTRY and exchange[0].path == "/oauth2/exchange"
     assert exchange[0].form == {"grant_type": "access_token", "service": REGISTRY, "tenant": TENANT,
                                 "access_token": exchange[0].form["access_token"]}
@@ -157,7 +157,7 @@ def test_workload_identity_with_service_account_ref(em: Emulator, tmp_path: Path
     assert out["ok"], out
     (tr,) = [r for r in em.requests if r.endpoint == "kube.tokenrequest"]
     assert tr.path == "/api/v1/namespaces/build/serviceaccounts/puller/token"
-    entra = [r for r in em.requests if r.endpoint == "entra.token"][0]
+    entra = next(r for r in em.requests if r.endpoint == "entra.token")
     assert entra.form["client_assertion_type"] == "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
     assert entra.form["client_id"] == WI_CLIENT
 
