@@ -1,0 +1,160 @@
+"""The Azure Functions app as the host sees it: indexed functions, bindings, and both triggers invoked with
+real ``azure.functions`` request objects against the emulator."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import azure.functions as func
+import pytest
+
+import function_app
+from acr_refresh import functions
+from acr_refresh.emulator import Emulator
+from tests.conftest import SP_SECRET, acr_generator, write_config
+
+
+@pytest.fixture(autouse=True)
+def fresh_instance() -> None:
+    """Each test is a new Functions instance: a warm instance keeps Services (and cached tokens) between
+    invocations, but each test has its own emulator with its own signing keys."""
+    if functions._services is not None:
+        functions._services.close()
+    functions._services = None
+
+
+def bindings() -> dict[str, list[dict]]:
+    """The function.json documents the worker sends the host when it indexes the app."""
+    return {f.get_function_name(): json.loads(f.get_function_json())["bindings"]
+            for f in function_app.app.get_functions()}
+
+
+def test_indexed_functions_and_bindings() -> None:
+    found = bindings()
+    assert set(found) == {"refresh_timer", "refresh_http", "plan_http"}
+    (timer,) = found["refresh_timer"]
+    assert timer["type"] == "timerTrigger" and timer["schedule"] == "%ACR_REFRESH_SCHEDULE%"
+    assert timer["useMonitor"] is True and timer["runOnStartup"] is False
+    http = {b["type"]: b for b in found["refresh_http"]}
+    assert http["httpTrigger"]["route"] == "refresh" and http["httpTrigger"]["methods"] == ["POST"]
+    assert http["httpTrigger"]["authLevel"] == "FUNCTION"
+    plan = {b["type"]: b for b in found["plan_http"]}
+    assert plan["httpTrigger"]["route"] == "plan" and plan["httpTrigger"]["methods"] == ["GET"]
+
+
+def test_importing_the_app_does_not_import_heavy_sdks() -> None:
+    code = ("import sys, function_app; heavy = [m for m in ('kubernetes', 'azure.identity', "
+            "'azure.keyvault.secrets', 'requests', 'yaml') if m in sys.modules]; print(heavy)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(function_app.__file__).parent)
+    assert out.stdout.strip() == "[]"
+
+
+def post(body: bytes) -> func.HttpResponse:
+    req = func.HttpRequest(method="POST", url="/api/refresh", body=body, headers={"content-type": "application/json"})
+    return function_app.refresh_http(req)
+
+
+@pytest.fixture
+def app_config(em: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = write_config(tmp_path, acr_generator("good"), acr_generator("scoped", scope="repository:a/b:pull"))
+    monkeypatch.setenv("ACR_REFRESH_CONFIG", str(path))
+    return path
+
+
+def test_http_refresh_ok_never_returns_a_token(em: Emulator, app_config: Path) -> None:
+    resp = post(b'{"dryRun": true}')
+    assert resp.status_code == 200 and resp.mimetype == "application/json"
+    body = resp.get_body().decode()
+    report = json.loads(body)
+    assert report["ok"] and [g["status"] for g in report["generators"]] == ["ok", "ok"]
+    assert not [s for s in em.issued_secrets() | {SP_SECRET} if s in body]
+
+
+def test_http_refresh_selected_generator_and_failures(em: Emulator, app_config: Path) -> None:
+    resp = post(b'{"generators": ["default/scoped"]}')
+    assert resp.status_code == 200
+    assert [g["name"] for g in json.loads(resp.get_body())["generators"]] == ["scoped"]
+    em.fail("acr.exchange", status=401, count=None)
+    resp = post(b"")
+    assert resp.status_code == 502
+    assert all(g["status"] == "failed" for g in json.loads(resp.get_body())["generators"])
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        (b"{not json", "not valid JSON"),
+        (b"[1]", "JSON object"),
+        (b'{"generator": ["x"]}', "unknown field(s): generator"),
+        (b'{"dryRun": "yes"}', "dryRun must be true or false"),
+        (b'{"generators": "default/good"}', "list of"),
+        (b'{"generators": ["default/nope"]}', "unknown generator"),
+        (b'{"dryRun": true, "pad": "' + b"x" * 20000 + b'"}', "larger than"),
+    ],
+)
+def test_http_refresh_bad_body_is_400(em: Emulator, app_config: Path, body: bytes, words: str) -> None:
+    resp = post(body)
+    assert resp.status_code == 400
+    assert words in json.loads(resp.get_body())["error"]
+
+
+def test_http_refresh_invalid_config_is_503(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write_config(tmp_path, acr_generator(registry="evil.example.com"))
+    monkeypatch.setenv("ACR_REFRESH_CONFIG", str(path))
+    resp = post(b"")
+    assert resp.status_code == 503 and "spec.registry" in json.loads(resp.get_body())["error"]
+    plan = function_app.plan_http(func.HttpRequest(method="GET", url="/api/plan", body=b""))
+    assert plan.status_code == 503
+
+
+def test_http_refresh_while_a_run_is_in_progress_is_409(em: Emulator, app_config: Path) -> None:
+    assert functions._run_lock.acquire(blocking=False)
+    try:
+        resp = post(b"")
+    finally:
+        functions._run_lock.release()
+    assert resp.status_code == 409
+
+
+def test_plan_endpoint(app_config: Path) -> None:
+    resp = function_app.plan_http(func.HttpRequest(method="GET", url="/api/plan", body=b""))
+    plan = json.loads(resp.get_body())
+    assert resp.status_code == 200 and [g["name"] for g in plan["generators"]] == ["good", "scoped"]
+
+
+def timer_request(past_due: bool = False) -> func.TimerRequest:
+    from azure.functions.timer import TimerRequest
+
+    return TimerRequest(past_due=past_due)
+
+
+def test_timer_runs_and_fails_the_invocation_after_attempting_everything(em: Emulator, app_config: Path,
+                                                                          tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    function_app.refresh_timer(timer_request())
+    path = write_config(tmp_path, acr_generator("good"), acr_generator("bad", registry="missing.azurecr.io"),
+                        name="two.yaml")
+    monkeypatch.setenv("ACR_REFRESH_CONFIG", str(path))
+    em.reset_counts()
+    with pytest.raises(functions.RunFailed, match="default/bad"):
+        function_app.refresh_timer(timer_request(past_due=True))
+    # The good generator was still minted: the invocation fails only after everything was attempted.
+    assert [r.host for r in em.requests if r.endpoint == "acr.exchange"] == ["myregistry.azurecr.io"]
+
+
+def test_timer_skips_while_a_run_is_in_progress(em: Emulator, app_config: Path,
+                                                caplog: pytest.LogCaptureFixture) -> None:
+    held = threading.Event()
+    assert functions._run_lock.acquire(blocking=False)
+    try:
+        function_app.refresh_timer(timer_request())
+        held.set()
+    finally:
+        functions._run_lock.release()
+    assert held.is_set() and "skipping" in caplog.text
+    assert em.counts["acr.exchange"] == 0
