@@ -531,7 +531,8 @@ def test_emulator_logs_no_secret(em: Emulator, caplog: pytest.LogCaptureFixture,
             "refresh_token": refresh,
         },
     )
-    ClientSecretCredential(TENANT, CLIENT, "wrong-secret-value", retry_backoff_factor=0.01)
+    with pytest.raises(ClientAuthenticationError):
+        ClientSecretCredential(TENANT, CLIENT, "wrong-secret-value").get_token(ACR_SCOPE)
     assert caplog.records, "expected the emulator to log requests at debug level"
     for secret in em.issued_secrets():
         assert secret not in caplog.text
