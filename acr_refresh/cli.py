@@ -10,13 +10,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TextIO
 
 from . import __version__
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_SIGINT, EXIT_SIGTERM = 130, 143
+DEFAULT_DEADLINE_SECONDS = 600.0
 TRUE_WORDS = {"1", "true", "yes", "on"}
 FALSE_WORDS = {"0", "false", "no", "off", ""}
 
@@ -213,17 +217,37 @@ def _run(args: argparse.Namespace, output: str, out: TextIO, env: Mapping[str, s
         take_over=bool(args.take_over),
         min_remaining=timedelta(seconds=args.min_remaining) if args.min_remaining is not None else None,
         concurrency=args.concurrency or DEFAULT_CONCURRENCY,
-        deadline_seconds=args.deadline if args.deadline is not None else 600.0,
+        deadline_seconds=args.deadline if args.deadline is not None else DEFAULT_DEADLINE_SECONDS,
     )
+    stop = threading.Event()
+    received: list[int] = []
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        # Stop starting new work; requests in flight finish (each is bounded by its timeout), and every
+        # target is written in one request, so it is either old or new.
+        received.append(signum)
+        stop.set()
+        log.warning("signal received: finishing requests in flight, starting nothing new",
+                    extra={"signal": signal.Signals(signum).name})
+
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            previous[sig] = signal.signal(sig, on_signal)
     try:
-        report = run(config, options)
+        report = run(config, options, stop=stop)
     except UsageError as exc:
         _fail(output, out, str(exc))
         return EXIT_USAGE
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     if output == "json":
         print(json.dumps(report.to_dict(), indent=2), file=out)
     else:
         print(report_text(report), file=out)
+    if received:
+        return EXIT_SIGTERM if received[0] == signal.SIGTERM else EXIT_SIGINT
     return EXIT_OK if report.ok else EXIT_FAILED
 
 

@@ -84,14 +84,21 @@ class Services:
     """The clock the freshness rule reads (a simulation drives it)."""
     deadline: float | None = None
     """Monotonic time after which no retry waits (set by :func:`run`)."""
+    stop: threading.Event | None = None
+    """Set on shutdown: no retry waits either (set by :func:`run`)."""
 
     def __post_init__(self) -> None:
         self.kube = KubeClients()
         self.identities = Identities(self.kube, environ=self.environ, credential_options=self.credential_options)
         # Cluster.aks connections get their Entra tokens from the same identities.
         self.kube.add_factories(cluster_factories(self.clusters, self.identities))
-        self.acr = AcrClient(retry=self.retry, pool_size=self.pool_size, deadline=lambda: self.deadline)
+        self.acr = AcrClient(retry=self.retry, pool_size=self.pool_size, deadline=self._retry_deadline)
         self.vaults: OnceMap[tuple[str, Any], VaultSink] = OnceMap()
+
+    def _retry_deadline(self) -> float | None:
+        if self.stop is not None and self.stop.is_set():
+            return time.monotonic()
+        return self.deadline
 
     def vault(self, target: KeyVaultTarget) -> VaultSink:
         """One Key Vault client per vault and identity per run."""
@@ -157,6 +164,7 @@ class _Run:
         t0 = time.monotonic()
         self.deadline = t0 + options.deadline_seconds if options.deadline_seconds is not None else None
         services.deadline = self.deadline
+        services.stop = stop
         self.pool = ThreadPoolExecutor(max_workers=max(1, options.concurrency), thread_name_prefix="acr-refresh")
         self.namespace_lists: OnceMap[tuple[str, str], list[tuple[str, dict[str, str]]]] = OnceMap()
 
