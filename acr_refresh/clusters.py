@@ -26,7 +26,10 @@ from .identity import Identities
 
 def cluster_factories(clusters: tuple[ClusterConfig, ...], identities: Identities) -> dict[str, Callable[[], Any]]:
     """A factory per named cluster; each builds an ``ApiClient`` on first use."""
-    return {c.name: (lambda c=c: api_client_for(c, identities)) for c in clusters}
+    def factory(cluster: ClusterConfig) -> Callable[[], Any]:
+        return lambda: api_client_for(cluster, identities)
+
+    return {c.name: factory(c) for c in clusters}
 
 
 def api_client_for(cluster: ClusterConfig, identities: Identities) -> Any:
