@@ -93,9 +93,16 @@ def build_parser() -> argparse.ArgumentParser:
     run_p.add_argument("--min-remaining", type=_duration_seconds, default=None, metavar="DURATION",
                        help="refresh targets whose token has less than this left; default half its lifetime "
                             "(env ACR_REFRESH_MIN_REMAINING)")
+    run_p.add_argument("--prune", action="store_const", const=True, default=None,
+                       help="delete Secrets acr-refresh wrote whose target is gone from the config; with "
+                            "--dry-run, only report them (env ACR_REFRESH_PRUNE)")
     run_p.add_argument("--take-over", action="store_const", const=True, default=None,
                        help="write Secrets that External Secrets Operator manages, to migrate "
                             "(env ACR_REFRESH_TAKE_OVER)")
+
+    sub.add_parser("schema", help="print a JSON Schema of the config kinds (for editors)",
+                   description="Print a JSON Schema (draft 2020-12) of every config kind acr-refresh reads. "
+                               "Point your editor's YAML language server at it.")
 
     val_p = sub.add_parser("validate", help="check the config and print the plan",
                            description="Parse and validate the config and print the plan. Exit 0 or 2.")
@@ -118,6 +125,7 @@ def _from_env(args: argparse.Namespace, environ: Mapping[str, str], parser: argp
         "force": _bool,
         "min_remaining": _duration_seconds,
         "take_over": _bool,
+        "prune": _bool,
     }
     choices = {"output": ("text", "json"), "log_format": ("text", "json"),
                "log_level": ("debug", "info", "warning", "error")}
@@ -150,6 +158,11 @@ def main(argv: Sequence[str] | None = None, *, environ: Mapping[str, str] | None
     if not args.command:
         parser.print_help(out)
         return EXIT_USAGE
+    if args.command == "schema":
+        from .schema import config_schema
+
+        print(json.dumps(config_schema(), indent=2), file=out)
+        return EXIT_OK
     try:
         _from_env(args, env, parser)
     except SystemExit as exc:
@@ -215,6 +228,7 @@ def _run(args: argparse.Namespace, output: str, out: TextIO, env: Mapping[str, s
         dry_run=bool(args.dry_run),
         force=bool(args.force),
         take_over=bool(args.take_over),
+        prune=bool(args.prune),
         min_remaining=timedelta(seconds=args.min_remaining) if args.min_remaining is not None else None,
         concurrency=args.concurrency or DEFAULT_CONCURRENCY,
         deadline_seconds=args.deadline if args.deadline is not None else DEFAULT_DEADLINE_SECONDS,
@@ -265,6 +279,9 @@ def report_text(report: Any) -> str:
                      else f"{t['cluster']}/{t['namespace']}/{t['name']}")
             terr = f": {t['error']}" if t["error"] else ""
             lines.append(f"  {t['status']:<11} {t['kind']} {where}{terr}")
+    for p in data.get("pruned") or []:
+        perr = f": {p['error']}" if p["error"] else ""
+        lines.append(f"pruned {p['status']:<8} {p['cluster']}/{p['namespace']}/{p['name']}{perr}")
     for w in data["warnings"]:
         lines.append(f"warning: {w}")
     failed = sum(1 for g in report.generators if not g.ok)

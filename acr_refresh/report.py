@@ -14,8 +14,9 @@ from . import redact
 # Generator statuses: ok (minted; targets written or fresh), fresh (every target fresh, nothing minted),
 # failed, not-attempted (deadline or shutdown came first).
 GENERATOR_STATUSES = ("ok", "fresh", "failed", "not-attempted")
-# Target statuses: written, fresh, failed, skipped (dry run / creationPolicy None), not-attempted.
-TARGET_STATUSES = ("written", "fresh", "failed", "skipped", "not-attempted")
+# Target statuses: written, fresh, failed, skipped (dry run / creationPolicy None), not-attempted; and for
+# pruned Secrets, deleted.
+TARGET_STATUSES = ("written", "fresh", "failed", "skipped", "not-attempted", "deleted")
 
 
 def rfc3339(when: datetime | None) -> str | None:
@@ -96,10 +97,12 @@ class Report:
     warnings: list[str] = field(default_factory=list)
     generators: list[GeneratorReport] = field(default_factory=list)
     dry_run: bool = False
+    pruned: list[TargetReport] | None = None
+    """With --prune: Secrets deleted (``deleted``, or ``skipped`` on a dry run) or that failed to delete."""
 
     @property
     def ok(self) -> bool:
-        return all(g.ok for g in self.generators)
+        return all(g.ok for g in self.generators) and all(p.status != "failed" for p in self.pruned or ())
 
     def failures(self) -> list[str]:
         """One line per failed or not-attempted generator and target."""
@@ -121,6 +124,7 @@ class Report:
             "durationSeconds": round(self.duration_seconds, 3),
             "warnings": [_clean(w) for w in self.warnings],
             "generators": [g.to_dict() for g in self.generators],
+            **({"pruned": [p.to_dict() for p in self.pruned]} if self.pruned is not None else {}),
         }
 
 

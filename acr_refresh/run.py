@@ -34,7 +34,15 @@ from .kube import KubeClients
 from .memo import OnceMap
 from .mint import Credentials, Minter
 from .redact import scrub
-from .render import inputs_hash, render_secret, render_vault_value, vault_tags
+from .render import (
+    MANAGED_BY,
+    MANAGED_BY_LABEL,
+    TARGET_ANNOTATION,
+    inputs_hash,
+    render_secret,
+    render_vault_value,
+    vault_tags,
+)
 from .report import GeneratorReport, Report, TargetReport
 from .sinks import kubernetes as kube_sink
 from .sinks.keyvault import VaultSink
@@ -57,6 +65,8 @@ class RunOptions:
     """Rewrite every target, fresh or not."""
     take_over: bool = False
     """Write Secrets that External Secrets Operator manages (migration)."""
+    prune: bool = False
+    """Delete Secrets we manage whose target is gone from the config, and their imagePullSecrets entries."""
     min_remaining: timedelta | None = None
     """Refresh a target whose token has less than this left (default: half its lifetime)."""
     concurrency: int = DEFAULT_CONCURRENCY
@@ -361,6 +371,48 @@ class _Run:
                 item.report.error = "not written: the generator failed to mint (previous value kept)"
         self.each(lambda i: self.write(i, minted[i.gen.key]), [i for i in stale if i.gen.key in minted])
         self.each(self.pull_secrets, [i for g in generators for i in items[g.key]])
+        if self.options.prune:
+            report.pruned = self.prune([i for g in generators for i in items[g.key]])
+
+    def prune(self, items: list[_Item]) -> list[TargetReport]:
+        """Delete Secrets labelled as ours whose target is gone: its config object no longer exists, or it
+        was expanded in this run and this (cluster, namespace, name) is no longer among its places."""
+        known = {t.key for t in self.config.kube_targets}
+        expanded = {i.target.key for i in items if isinstance(i.target, KubernetesTarget)}
+        wanted = {(i.cluster, i.namespace, i.target.secret_name) for i in items
+                  if isinstance(i.target, KubernetesTarget)}
+        clusters = sorted({"default"} | {c for t in self.config.kube_targets for c in t.clusters})
+        results: list[TargetReport] = []
+        selector = f"{MANAGED_BY_LABEL}={MANAGED_BY}"
+        for cluster in clusters:
+            try:
+                client = self.services.kube.get(cluster)
+                secrets = client.list_managed_secrets(selector)
+            except Exception as exc:  # noqa: BLE001 - reported
+                results.append(TargetReport("KubernetesSecret", "failed", cluster=cluster, error=_error(exc)))
+                continue
+            for secret in secrets:
+                meta = secret.metadata
+                target = (meta.annotations or {}).get(TARGET_ANNOTATION, "")
+                if not target:
+                    continue  # labelled by someone else, not written by us: leave it
+                gone = target not in known or (target in expanded and (cluster, meta.namespace, meta.name)
+                                               not in wanted)
+                if not gone:
+                    continue
+                rep = TargetReport("KubernetesSecret", "skipped" if self.options.dry_run else "deleted",
+                                   cluster=cluster, namespace=meta.namespace, name=meta.name,
+                                   error="dry run: would delete" if self.options.dry_run else None)
+                if not self.options.dry_run:
+                    try:
+                        kube_sink.remove_image_pull_secret(client, meta.namespace, meta.name)
+                        client.delete_secret(meta.namespace, meta.name)
+                        log.info("pruned", extra={"cluster": cluster, "namespace": meta.namespace,
+                                                  "name": meta.name})
+                    except Exception as exc:  # noqa: BLE001 - reported
+                        rep.status, rep.error = "failed", _error(exc)
+                results.append(rep)
+        return results
 
 
 def run(
