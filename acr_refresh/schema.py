@@ -13,8 +13,8 @@ from .clouds import ENVIRONMENT_TYPES
 from .config import CREATION_POLICIES, MERGE_POLICIES, SCOPE_ACTIONS
 
 _STR: dict[str, Any] = {"type": "string"}
-_NAME: dict[str, Any] = {"type": "string", "pattern": r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",
-                         "maxLength": 253}
+_DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+_NAME: dict[str, Any] = {"type": "string", "pattern": _DNS_SUBDOMAIN, "maxLength": 253}
 _DURATION: dict[str, Any] = {"type": "string", "pattern": r"^(0|(\d+(\.\d*)?(ns|us|µs|ms|s|m|h))+)$",
                              "description": "Go duration, e.g. 90s, 30m, 1h30m"}
 _STRING_MAP: dict[str, Any] = {"type": "object", "additionalProperties": {"type": "string"}}
