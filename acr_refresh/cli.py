@@ -44,6 +44,17 @@ def _duration_seconds(text: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _shard(text: str) -> tuple[int, int]:
+    index, sep, count = text.partition("/")
+    try:
+        i, n = int(index), int(count)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected INDEX/COUNT such as 0/4, got {text!r}") from None
+    if not sep or n < 1 or not 0 <= i < n:
+        raise argparse.ArgumentTypeError(f"expected INDEX/COUNT with 0 <= INDEX < COUNT, got {text!r}")
+    return i, n
+
+
 def _bool(text: str) -> bool:
     word = text.strip().lower()
     if word in TRUE_WORDS:
@@ -93,6 +104,13 @@ def build_parser() -> argparse.ArgumentParser:
     run_p.add_argument("--min-remaining", type=_duration_seconds, default=None, metavar="DURATION",
                        help="refresh targets whose token has less than this left; default half its lifetime "
                             "(env ACR_REFRESH_MIN_REMAINING)")
+    shard = run_p.add_mutually_exclusive_group()
+    shard.add_argument("--shard", type=_shard, default=None, metavar="INDEX/COUNT",
+                       help="run only shard INDEX (0-based) of COUNT, by a stable hash of each generator "
+                            "(env ACR_REFRESH_SHARD)")
+    shard.add_argument("--shards", type=_positive_int, default=None, metavar="COUNT",
+                       help="like --shard, taking INDEX from JOB_COMPLETION_INDEX (a Kubernetes Indexed Job; "
+                            "env ACR_REFRESH_SHARDS)")
     run_p.add_argument("--prune", action="store_const", const=True, default=None,
                        help="delete Secrets acr-refresh wrote whose target is gone from the config; with "
                             "--dry-run, only report them (env ACR_REFRESH_PRUNE)")
@@ -126,6 +144,8 @@ def _from_env(args: argparse.Namespace, environ: Mapping[str, str], parser: argp
         "min_remaining": _duration_seconds,
         "take_over": _bool,
         "prune": _bool,
+        "shard": _shard,
+        "shards": _positive_int,
     }
     choices = {"output": ("text", "json"), "log_format": ("text", "json"),
                "log_level": ("debug", "info", "warning", "error")}
@@ -223,7 +243,16 @@ def _run(args: argparse.Namespace, output: str, out: TextIO, env: Mapping[str, s
         log.warning(warning)
     from datetime import timedelta
 
+    shard = args.shard
+    if args.shards is not None:
+        index = env.get("JOB_COMPLETION_INDEX", "").strip()
+        if not index.isdigit() or int(index) >= args.shards:
+            _fail(output, out, f"--shards {args.shards} needs JOB_COMPLETION_INDEX between 0 and "
+                               f"{args.shards - 1} (set by a Kubernetes Indexed Job), got {index or 'nothing'!r}")
+            return EXIT_USAGE
+        shard = (int(index), args.shards)
     options = RunOptions(
+        shard=shard,
         generators=tuple(args.generator or ()),
         dry_run=bool(args.dry_run),
         force=bool(args.force),

@@ -15,6 +15,7 @@ HTTP response. The network clients live in :class:`Services`, which a long-lived
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
@@ -71,6 +72,8 @@ class RunOptions:
     """Refresh a target whose token has less than this left (default: half its lifetime)."""
     concurrency: int = DEFAULT_CONCURRENCY
     """Requests in flight at once."""
+    shard: tuple[int, int] | None = None
+    """``(index, count)``: run only the generators whose stable hash falls in this shard."""
     deadline_seconds: float | None = None
     """After this many seconds no new request starts; the rest is reported ``not-attempted``."""
 
@@ -130,8 +133,19 @@ class Services:
         self.kube.close()
 
 
-def select(config: Config, keys: tuple[str, ...]) -> list[Generator]:
-    """The generators named by ``keys`` (all when empty). An unknown key is a :class:`UsageError`."""
+def shard_of(key: str, count: int) -> int:
+    """The shard (0-based) of a generator key: a stable hash, the same in every process and version."""
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big") % count
+
+
+def select(config: Config, keys: tuple[str, ...], shard: tuple[int, int] | None = None) -> list[Generator]:
+    """The generators named by ``keys`` (all when empty), limited to ``shard`` ``(index, count)``.
+    An unknown key is a :class:`UsageError`."""
+    if shard is not None:
+        index, count = shard
+        if count < 1 or not 0 <= index < count:
+            raise UsageError(f"shard {index}/{count}: need 0 <= INDEX < COUNT")
+        return [g for g in select(config, keys) if shard_of(g.key, count) == index]
     if not keys:
         return list(config.generators)
     chosen: list[Generator] = []
@@ -428,7 +442,7 @@ def run(
     was not attempted is reported as such. Raises :class:`UsageError` for an unknown generator name.
     """
     options = options or RunOptions()
-    generators = select(config, options.generators)
+    generators = select(config, options.generators, options.shard)
     started = datetime.now(UTC)
     t0 = time.monotonic()
     own_services = services is None

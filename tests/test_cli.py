@@ -119,3 +119,26 @@ def test_version_string() -> None:
     result = subprocess.run([sys.executable, "-m", "acr_refresh", "--version"], capture_output=True, text=True,
                             check=False)
     assert result.stdout.strip() == f"acr-refresh {__version__}"
+
+
+def test_shards_cover_every_generator_exactly_once(tmp_path: Path) -> None:
+    from acr_refresh.config import load_config
+    from acr_refresh.run import select
+
+    config = load_config(write_config(tmp_path, *(acr_generator(f"g{i}") for i in range(200))))
+    for count in (1, 2, 3, 7):
+        seen = [g.key for index in range(count) for g in select(config, (), (index, count))]
+        assert sorted(seen) == sorted(g.key for g in config.generators)
+        assert len(seen) == len(set(seen)) == 200
+    sizes = [len(select(config, (), (i, 4))) for i in range(4)]
+    assert min(sizes) > 25  # a hash that spreads, not one that piles up
+
+
+def test_shards_need_job_completion_index(tmp_path: Path) -> None:
+    config = write_config(tmp_path, acr_generator("a"))
+    code, out = call("run", "--config", str(config), "--shards", "3", "--output", "json", environ={})
+    assert code == 2 and "JOB_COMPLETION_INDEX" in json.loads(out)["error"]
+    code, out = call("run", "--config", str(config), "--shards", "3", "--output", "json", "--dry-run",
+                     environ={"JOB_COMPLETION_INDEX": "5"})
+    assert code == 2
+    assert call("run", "--shard", "3/3")[0] == 2
