@@ -665,9 +665,9 @@ def _check_template(doc: Doc, path: str, source: str) -> None:
     from .gotemplate import TemplateError, parse
 
     try:
-        parse(source, name=path).check(TEMPLATE_KEYS)
+        parse(source, name=path.rsplit(".", 1)[-1] or path).check(TEMPLATE_KEYS)
     except TemplateError as exc:
-        raise doc.error(path, f"template: {exc}") from exc
+        raise doc.error(path, str(exc)) from exc
 
 
 def _duration(doc: Doc, path: str, value: Any) -> timedelta | None:

@@ -82,11 +82,11 @@ def inputs_hash(target: KubernetesTarget | KeyVaultTarget, gen: Generator) -> st
     return hashlib.sha256(raw.encode()).hexdigest()[:32]
 
 
-def _render(source: str, data: dict[str, Any], where: str) -> str:
+def _render(source: str, data: dict[str, Any], where: str, key: str) -> str:
     from .gotemplate import TemplateError, parse
 
     try:
-        return parse(source, name=where).execute(data)
+        return parse(source, name=key).execute(data)
     except TemplateError as exc:
         raise RenderError(f"{where}: {exc}") from exc
 
@@ -105,12 +105,12 @@ def render_secret(
         else:
             data = {"username": outputs["username"], "password": outputs["password"]}
     else:
-        data = {k: _render(v, outputs, f"{where}: data {k}") for k, v in tpl.data}
+        data = {k: _render(v, outputs, where, f"data.{k}") for k, v in tpl.data}
         if tpl.merge_policy == "Merge":
             data = {"username": outputs["username"], "password": outputs["password"], **data}
-    labels = {k: _render(v, outputs, f"{where}: label {k}") for k, v in tpl.labels}
+    labels = {k: _render(v, outputs, where, f"labels.{k}") for k, v in tpl.labels}
     labels[MANAGED_BY_LABEL] = MANAGED_BY
-    annotations = {k: _render(v, outputs, f"{where}: annotation {k}") for k, v in tpl.annotations}
+    annotations = {k: _render(v, outputs, where, f"annotations.{k}") for k, v in tpl.annotations}
     annotations.update({
         GENERATOR_ANNOTATION: gen.key,
         TARGET_ANNOTATION: target.key,
@@ -123,7 +123,7 @@ def render_secret(
 
 def render_vault_value(target: KeyVaultTarget, outputs: dict[str, Any]) -> str:
     """The Key Vault secret value for ``target`` (its ``value`` template, default the password)."""
-    return _render(target.value, outputs, f"KeyVaultSecret {target.namespace}/{target.name}: value")
+    return _render(target.value, outputs, f"KeyVaultSecret {target.namespace}/{target.name}", "value")
 
 
 def vault_tags(target: KeyVaultTarget, gen: Generator) -> dict[str, str]:

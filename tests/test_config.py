@@ -403,3 +403,40 @@ def test_generator_lookup_by_key(tmp_path: Path) -> None:
     assert config.generator("default/gen") is config.generators[0]
     assert config.generator("gen") is config.generators[0]
     assert config.generator("other/gen") is None
+
+
+def external_secret(template_data: str) -> str:
+    return textwrap.dedent("""\
+        apiVersion: external-secrets.io/v1beta1
+        kind: ExternalSecret
+        metadata: {name: es}
+        spec:
+          dataFrom:
+            - sourceRef:
+                generatorRef: {apiVersion: generators.external-secrets.io/v1alpha1, kind: ACRAccessToken, name: gen}
+          target:
+            template:
+              data:
+        """) + textwrap.indent(template_data, " " * 8)
+
+
+def test_template_typo_is_found_before_any_mint(tmp_path: Path) -> None:
+    path = write(tmp_path, generator(MI) + "---\n" + external_secret('password: "{{ .pasword }}"\n'))
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    text = str(info.value)
+    assert "document 2 (ExternalSecret default/es)" in text
+    assert "spec.target.template.data.password" in text and 'no entry for key "pasword"' in text
+
+
+def test_template_parse_error_and_unsupported_function(tmp_path: Path) -> None:
+    for body, words in (('x: "{{ .password "\n', "template"), ('x: "{{ env \\"HOME\\" }}"\n', "unsupported function")):
+        path = write(tmp_path, generator(MI) + "---\n" + external_secret(body))
+        with pytest.raises(ConfigError, match=words):
+            load_config(path)
+
+
+def test_generator_ref_must_exist(tmp_path: Path) -> None:
+    path = write(tmp_path, external_secret('password: "{{ .password }}"\n'))
+    with pytest.raises(ConfigError, match="no ACRAccessToken default/gen"):
+        load_config(path)

@@ -1,0 +1,390 @@
+"""Tests for the Go text/template engine: ESO's template cases (re-created), Go semantics, limits, safety."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from acr_refresh import gotemplate as gt
+from acr_refresh.gotemplate import (
+    FUNCTIONS,
+    Template,
+    TemplateError,
+    TemplateExecError,
+    TemplateSyntaxError,
+    parse,
+    render,
+)
+
+SECRET = "s3cr3t-P@ss\"word<&>"
+DATA = {"registry": "myregistry.azurecr.io", "username": "00000000-0000-0000-0000-000000000000",
+        "password": SECRET}
+
+
+# ------------------------------------------------------------------------------ ESO template_test.go cases
+
+@pytest.mark.parametrize(("source", "data", "want"), [
+    ("{{ .secret | b64dec }}", {"secret": "MTIzNA=="}, "1234"),
+    ("{{ $var := .secret | fromJson }}{{ $var.foo }}", {"secret": '{"foo": "bar"}'}, "bar"),
+    ("{{ $var := .secret | fromJson }}{{ $var.foo | toJson }}", {"secret": '{"foo": {"baz":"bang"}}'},
+     '{"baz":"bang"}'),
+    ('{{ .conn | replace "postgres://" "db+postgresql://"}}',
+     {"conn": "postgres://user:pass@db.host:5432/dbname"}, "db+postgresql://user:pass@db.host:5432/dbname"),
+    ("{{ .value | upper }}", {"value": "username"}, "USERNAME"),
+    ('{{ "123412341234" | b64enc | b64dec }}', {}, "123412341234"),
+    ("{{ .env | b64dec }}", {"env": "ZGV2"}, "dev"),  # ESO's labels/annotations cases
+    ("bar", {"key": "foo", "value": "bar"}, "bar"),
+    ("{{ .key }}: {{ .value }}", {"key": "foo", "value": "bar"}, "foo: bar"),
+])
+def test_eso_cases(source: str, data: dict[str, Any], want: str) -> None:
+    assert render(source, data) == want
+
+
+def test_eso_multiline_template() -> None:
+    source = ('\ndatasources:\n- name: Graphite\n  type: graphite\n  access: proxy\n  url: http://localhost:8080\n'
+              '  password: "{{ .password }}"\n  user: "{{ .user }}"')
+    out = render(source, {"user": "foobert", "password": "harharhar"})
+    assert out == source.replace("{{ .password }}", "harharhar").replace("{{ .user }}", "foobert")
+
+
+def test_eso_error_cases() -> None:
+    # ESO's Sprig returns the error text for bad base64 and nil for bad JSON; we fail loudly instead.
+    with pytest.raises(TemplateExecError, match="b64dec: illegal base64 data"):
+        render("{{ .example | b64dec }}", {"example": "iam_no_base64"})
+    with pytest.raises(TemplateExecError, match="fromJson: invalid JSON"):
+        render('{{ "{ # no json # }" | fromJson }}', {})
+    with pytest.raises(TemplateSyntaxError, match=r"template: key:1:4: "):
+        parse("{{ #xx }}", name="key")
+    with pytest.raises(TemplateExecError, match=r'template: key:1:4: .*map has no entry for key "unknown"'):
+        render("{{ .unknown }}", {}, name="key")
+
+
+def test_dockerconfigjson() -> None:
+    source = ('{"auths":{"{{ .registry }}":{"username":"{{ .username }}","password":"{{ .password }}",'
+              '"auth":"{{ printf "%s:%s" .username .password | b64enc }}"}}}')
+    data = {"registry": "r.azurecr.io", "username": "user", "password": "pw"}
+    doc = json.loads(render(source, data))
+    assert doc == {"auths": {"r.azurecr.io": {"username": "user", "password": "pw",
+                                              "auth": base64.b64encode(b"user:pw").decode()}}}
+
+
+def test_dockerconfigjson_with_tojson_escapes_like_go() -> None:
+    source = ('{{ $a := printf "%s:%s" .username .password | b64enc }}'
+              '{{ dict "auths" (dict .registry (dict "username" .username "password" .password "auth" $a)) '
+              '| toJson }}')
+    out = render(source, DATA)
+    assert '"password":"s3cr3t-P@ss\\"word\\u003c\\u0026\\u003e"' in out
+    assert out.startswith('{"auths":{"myregistry.azurecr.io":{"auth":"')  # keys sorted, no spaces
+    assert json.loads(out)["auths"][DATA["registry"]]["password"] == SECRET
+
+
+def test_argocd_style() -> None:
+    assert render("{{ .password }}", DATA) == SECRET
+    tpl = "url: https://{{ .registry }}\nusername: {{ .username }}\npassword: {{ .password | quote }}\n"
+    assert render(tpl, DATA).endswith('password: "s3cr3t-P@ss\\"word<&>"\n')
+
+
+# --------------------------------------------------------------------------------------------- language
+
+@pytest.mark.parametrize(("source", "want"), [
+    ("a  {{- .x -}}  b", "a1b"),
+    ("a\n\t {{- .x }} \n b", "a1 \n b"),
+    ("a {{ .x -}}\n\n b", "a 1b"),
+    ("{{- /* comment */ -}}  x", "x"),
+    ("a{{/* c */}}b", "ab"),
+    ("{{-3}}", "-3"),
+    ("{{ 3 -}} x", "3x"),
+    ('{{ "}}" }}', "}}"),
+    ("{{ `raw\\n` }}", "raw\\n"),
+    ('{{ "tab\\there\\x41\\u00e9\\101" }}', "tab\there\x41\u00e9A"),
+    ("{{ 'a' }} {{ 0x1F }} {{ 0o17 }} {{ 017 }} {{ 1_000 }} {{ 1.5 }} {{ 1e3 }} {{ 2.0 }}",
+     "97 31 15 15 1000 1.5 1000 2"),
+    ("{{ 1e21 }} {{ 0.00001 }} {{ 123456789.0 }} {{ true }} {{ false }}",
+     "1e+21 1e-05 1.23456789e+08 true false"),
+    ("{{ if .x }}yes{{ end }}", "yes"),
+    ("{{ if .zero }}a{{ else if .empty }}b{{ else if .x }}c{{ else }}d{{ end }}", "c"),
+    ("{{ if not .empty }}ne{{ else }}e{{ end }}", "ne"),
+    ("{{ with .m }}{{ .k }}{{ else }}none{{ end }}{{ with .empty }}x{{ else }}{{ .x }}{{ end }}", "v1"),
+    ("{{ with .empty }}{{ else with .m }}{{ .k }}{{ end }}", "v"),
+    ("{{ range .list }}[{{ . }}]{{ end }}", "[a][b][c]"),
+    ("{{ range $i, $v := .list }}{{ $i }}={{ $v }};{{ end }}", "0=a;1=b;2=c;"),
+    ("{{ range $k, $v := .m2 }}{{ $k }}:{{ $v }} {{ end }}", "a:1 b:2 c:3 "),  # sorted like Go
+    ("{{ range .emptylist }}x{{ else }}none{{ end }}", "none"),
+    ("{{ range $v := .list }}{{ if eq $v \"b\" }}{{ continue }}{{ end }}{{ $v }}{{ end }}", "ac"),
+    ("{{ range .list }}{{ if eq . \"b\" }}{{ break }}{{ end }}{{ . }}{{ end }}", "a"),
+    ("{{ range 3 }}{{ . }}{{ end }}", "012"),
+    ("{{ range .list }}{{ $.x }}{{ end }}", "111"),
+    ("{{ $s := \"\" }}{{ range .list }}{{ $s = print $s . }}{{ end }}{{ $s }}", "abc"),
+    ("{{ $x := 1 }}{{ if true }}{{ $x := 2 }}{{ $x }}{{ end }}{{ $x }}", "21"),
+    ("{{ index .list 1 }} {{ index .m \"k\" }} {{ index .nested \"a\" \"b\" }} {{ index \"AB\" 0 }}",
+     "b v 7 65"),
+    ("[{{ index . \"no-such-key\" }}] [{{ index .m \"nokey\" }}]", "[] [<no value>]"),
+    ("{{ .nested.a.b }} {{ (.nested).a.b }} {{ $n := .nested }}{{ $n.a.b }}", "7 7 7"),
+    ("{{ .null }}|{{ print .null }}|{{ .list }}|{{ .m2 }}|{{ .floaty }}",
+     "<no value>|<nil>|[a b c]|map[a:1 b:2 c:3]|0.5"),
+    ("{{ len .list }} {{ len \"héllo\" }} {{ len .m }}", "3 6 1"),
+    ("{{ and 1 0 2 }} {{ and 1 2 }} {{ or 0 \"\" }} {{ or 0 3 }} {{ not 0 }}", "0 2  3 true"),
+    ("{{ or .x (b64dec \"!\") }}", "1"),  # or short-circuits: the bad call is never made
+    ("{{ eq .x 1 }} {{ ne .x 1 }} {{ lt 1 2 }} {{ le 2 2 }} {{ gt \"b\" \"a\" }} {{ ge 1.5 2.5 }}",
+     "true false true true true false"),
+    ("{{ eq .null nil }} {{ eq .x nil }} {{ eq \"a\" \"b\" \"a\" }}", "true false true"),
+    ("{{ print 1 2 \"a\" 3 \"b\" \"c\" }}|{{ println 1 \"a\" }}|", "1 2a3bc|1 a\n|"),
+    ("{{ html \"<a href='x'>&\" }} {{ js \"it's <b>\" }} {{ urlquery \"a b&c/d\" }}",
+     "&lt;a href=&#39;x&#39;&gt;&amp; it\\'s \\u003Cb\\u003E a+b%26c%2Fd"),
+    ("{{ .x | print \"v\" }}", "v1"),  # piped value is the last argument
+    ("{{ \"a\" | printf \"%s-%s\" \"b\" }}", "b-a"),
+])
+def test_language(source: str, want: str) -> None:
+    data = {"x": 1, "zero": 0, "empty": "", "m": {"k": "v"}, "m2": {"c": 3, "a": 1, "b": 2},
+            "list": ["a", "b", "c"], "emptylist": [], "nested": {"a": {"b": 7}}, "null": None, "floaty": 0.5}
+    assert render(source, data) == want
+
+
+@pytest.mark.parametrize(("source", "want"), [
+    ('{{ printf "%s:%s" "u" "p" }}', "u:p"),
+    ('{{ printf "%d|%5d|%-5d|%05d|%+d|%x|%X|%#x|%o|%c|%q" 42 42 42 -42 42 255 255 255 8 65 65 }}',
+     "42|   42|42   |-0042|+42|ff|FF|0xff|10|A|'A'"),
+    ('{{ printf "%v %v %v %v %v" 1 1.5 "s" true nil }}', "1 1.5 s true <nil>"),
+    ('{{ printf "%q %x %.2s %5s|%-5s|" "a\\"b\\n" "hi" "hello" "ab" "ab" }}',
+     '"a\\"b\\n" 6869 he    ab|ab   |'),
+    ('{{ printf "%f %.2f %8.3f %e %g %g %.3g" 3.14159 3.14159 3.14159 1234.5678 0.1 100000000.0 1234.0 }}',
+     "3.141590 3.14    3.142 1.234568e+03 0.1 1e+08 1.23e+03"),
+    ('{{ printf "%t %v %d" true (list 1 2) (list 3 4) }}', "true [1 2] [3 4]"),
+    ('{{ printf "100%%" }} {{ printf "%d" }} {{ printf "%" }}', "100% %!d(MISSING) %!(NOVERB)"),
+])
+def test_printf(source: str, want: str) -> None:
+    assert render(source, {}) == want
+
+
+@pytest.mark.parametrize(("source", "want"), [
+    ('{{ "hello" | b64enc }}', "aGVsbG8="),
+    ('{{ "aGVsbG8=" | b64dec }}', "hello"),
+    ('{{ "aGVs\\nbG8=" | b64dec }}', "hello"),  # Go ignores newlines in base64
+    ('{{ "/w==" | b64dec | b64enc }}', "/w=="),  # binary round-trips
+    ('{{ "/w==" | b64dec | len }}', "1"),
+    ('{{ "x" | quote }} {{ quote "a\\"b" 1 nil }} {{ "x" | squote }}', '"x" "a\\"b" "1" \'x\''),
+    ('{{ "  x \\n" | trim }}|{{ trimAll "-" "--x--" }}|{{ "pre-x" | trimPrefix "pre-" }}|'
+     '{{ "x.txt" | trimSuffix ".txt" }}', "x|x|x|x"),
+    ('{{ "ABC" | lower }} {{ "straße" | upper }}', "abc STRAßE"),
+    ('{{ "" | default "d" }} {{ "v" | default "d" }} {{ default "d" 0 }} {{ default "d" }}', "d v d d"),
+    ('{{ empty "" }} {{ empty 0 }} {{ empty (list) }} {{ empty "a" }}', "true true true false"),
+    ('{{ "abc" | sha256sum }}', "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),
+    ('{{ contains "b" "abc" }} {{ hasPrefix "a" "abc" }} {{ hasSuffix "a" "abc" }}', "true true false"),
+    ('{{ list "a" "b" 1 | join "," }} {{ join "-" "single" }}', "a,b,1 single"),
+    ('{{ $p := split "." "a.b.c" }}{{ $p._1 }} {{ splitList ":" "u:p" | join "|" }}', "b u|p"),
+    ('{{ $d := dict "k" "v" "n" 1 "odd" }}{{ get $d "k" }} [{{ get $d "nope" }}] [{{ $d.odd }}] '
+     '{{ hasKey $d "n" }}', "v [] [] true"),
+    ('{{ toString 5 }} {{ toString (list 1 "a") }} {{ cat "a" 1 nil "b" }}', "5 [1 a] a 1 b"),
+    ('{{ " a b\\tc\\n" | nospace }}', "abc"),
+    ('{{ "a\\nb" | indent 2 }}|{{ "a\\nb" | nindent 2 }}', "  a\n  b|\n  a\n  b"),
+    ('{{ coalesce "" 0 "x" }} {{ ternary "y" "n" true }} {{ ternary "y" "n" false }}', "x y n"),
+    ('{{ dict "b" 1.0 "a" (list 1e-7 1e21 0.5 nil true) "h" "<>&\\u2028\\b" | toJson }}',
+     '{"a":[1e-7,1e+21,0.5,null,true],"b":1,"h":"\\u003c\\u003e\\u0026\\u2028\\b"}'),
+    ('{{ dict "h" "<>" | toRawJson }}', '{"h":"<>"}'),
+    ('{{ dict "a" (list 1 2) "b" (dict) | toPrettyJson }}', '{\n  "a": [\n    1,\n    2\n  ],\n  "b": {}\n}'),
+    ('{{ $j := "{\\"n\\": 3, \\"big\\": 12345678, \\"l\\": [1, \\"x\\"]}" | fromJson }}'
+     '{{ $j.n }} {{ $j.big }} {{ $j.l }} {{ $j | toJson }}',
+     '3 1.2345678e+07 [1 x] {"big":12345678,"l":[1,"x"],"n":3}'),  # JSON numbers are float64, as in Go
+])
+def test_sprig(source: str, want: str) -> None:
+    assert render(source, {}) == want
+
+
+def test_functions_list() -> None:
+    assert {"b64enc", "b64dec", "toJson", "fromJson", "printf", "replace", "default", "index"} <= FUNCTIONS
+    for name in ("env", "expandenv", "readFile", "exec", "include", "tpl", "toYaml", "getHostByName"):
+        assert name not in FUNCTIONS
+
+
+# ------------------------------------------------------------------------------------------------- errors
+
+@pytest.mark.parametrize(("source", "message"), [
+    ("{{ env \"HOME\" }}", "template: t:1:4: unsupported function 'env'"),
+    ("x\n{{ expandenv \"$HOME\" }}", "template: t:2:4: unsupported function 'expandenv'"),
+    ('{{ define "x" }}{{ end }}', "template: t:1:4: unsupported action 'define'"),
+    ('{{ template "x" }}', "unsupported action 'template'"),
+    ('{{ block "x" . }}{{ end }}', "unsupported action 'block'"),
+    ("ab\ncd {{ .x ", "template: t:2:10: unclosed action"),
+    ("{{ .x }}{{ end }}", "template: t:1:12: unexpected {{end}}"),
+    ("{{ else }}", "unexpected {{else}}"),
+    ("{{ if .x }}\nyes", "template: t:1:4: unexpected EOF: {{if}} has no matching {{end}}"),
+    ("{{ range .x }}{{ else }}{{ else }}{{ end }}", "expected {{end}}; found {{else}}"),
+    ("{{ /* c */ }}", "unexpected \"/\" in command"),
+    ("{{/* c */ x }}", "comment ends before closing delimiter"),
+    ("{{/* c ", "unclosed comment"),
+    ('{{ "abc }}', "unterminated quoted string"),
+    ("{{ `abc }}", "unterminated raw quoted string"),
+    ('{{ "\\q" }}', "invalid syntax in quoted string"),
+    ("{{ 'ab' }}", "malformed character constant"),
+    ("{{ 1a }}", "bad number syntax"),
+    ("{{ 99999999999999999999 }}", "number out of range"),
+    ("{{ ( .x }}", "unclosed left paren"),
+    ("{{ .x ) }}", "unexpected right paren"),
+    ("{{ }}", "missing value for command"),
+    ("{{ .x | }}", "missing command after '|'"),
+    ("{{ $y }}", 'undefined variable "$y"'),
+    ("{{ $y = 1 }}", 'undefined variable "$y"'),
+    ("{{ break }}", "{{break}} outside {{range}}"),
+    ("{{ nil }}", "nil is not a command"),
+    ('{{ "x" 1 }}', "can't give argument to non-function \"x\""),
+    ("{{ .x | 1 }}", "non executable command in pipeline stage 2"),
+    ("{{ b64enc }}", "wrong number of args for b64enc: want 1 got 0"),
+    ('{{ "a" | replace "b" }}', "wrong number of args for replace: want 3 got 2"),
+    ("{{ .x.y€ }}", "bad character U+20AC '€'"),
+    ("{{ \x01 }}", "unrecognized character in action: U+0001"),
+    ("{{ 1.x }}", "bad number syntax"),
+    ("{{ \"a\".x }}", "unexpected . after term"),
+    ("{{ $ := 1 }}", "cannot declare or assign $"),
+])
+def test_parse_errors(source: str, message: str) -> None:
+    with pytest.raises(TemplateSyntaxError) as info:
+        parse(source, name="t")
+    assert message in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(("source", "message"), [
+    ("{{ .pasword }}", 'template: t:1:4: executing "t" at <.pasword>: map has no entry for key "pasword"'),
+    ("{{ .m.nope }}", 'map has no entry for key "nope"'),
+    ("{{ .password.x }}", "can't evaluate field x in type string"),
+    ("{{ .null.x }}", "nil pointer evaluating interface {}.x"),
+    ("{{ .password | b64dec }}", "error calling b64dec: illegal base64 data"),
+    ("{{ .n | b64enc }}", "error calling b64enc: wrong type for value; expected string; got int"),
+    ("{{ .null | upper }}", "invalid value; expected string"),
+    ('{{ printf "%d" .password }}', "%d does not accept a value of type string"),
+    ('{{ printf "%s" .n }}', "%s does not accept a value of type int"),
+    ('{{ printf "%s" .password .password }}', "1 unused argument(s)"),
+    ('{{ printf "%z" .password }}', "unsupported verb %z"),
+    ("{{ index .list 5 }}", "error calling index: index out of range"),
+    ("{{ index .m 1 }}", "value has type int; should be string"),
+    ("{{ index .n 0 }}", "can't index item of type int"),
+    ("{{ len .n }}", "len of type int"),
+    ("{{ eq .password 1 }}", "incompatible types for comparison"),
+    ("{{ eq .list .list }}", "non-comparable types"),
+    ("{{ lt true false }}", "invalid type for comparison"),
+    ("{{ eq 1.0 1 }}", "incompatible types for comparison"),
+    ("{{ range .password }}{{ end }}", "range can't iterate over string"),
+    ("{{ range $i, $v := 3 }}{{ end }}", "can't use int to iterate over more than one variable"),
+    ("{{ .password | fromJson }}", "fromJson: invalid JSON"),
+    ("{{ .inf | toJson }}", "json: unsupported value"),
+    ("{{ indent -1 .password }}", "indent out of range"),
+])
+def test_exec_errors_never_leak_values(source: str, message: str) -> None:
+    data = {**DATA, "m": {"k": SECRET}, "list": [SECRET], "n": 12345, "null": None, "inf": float("inf")}
+    with pytest.raises(TemplateExecError) as info:
+        render(source, data, name="t")
+    err = info.value
+    assert message in str(err)
+    assert SECRET not in repr(err)
+    assert err.__cause__ is None and err.__context__ is None  # no chained exception can carry the data
+
+
+def test_error_attributes() -> None:
+    with pytest.raises(TemplateSyntaxError) as info:
+        parse("line1\n  {{ if }}")
+    assert (info.value.line, info.value.column) == (2, 9)
+    assert isinstance(info.value, TemplateError) and isinstance(info.value, ValueError)
+
+
+# ------------------------------------------------------------------------------------------ static check
+
+def test_referenced_keys_and_check() -> None:
+    tpl = parse('{{ .username }}{{ with .m }}{{ .inner }}{{ $.password }}{{ else }}{{ .other }}{{ end }}'
+                '{{ range .list }}{{ .x }}{{ end }}{{ if .flag }}{{ .inif }}{{ end }}{{ (.obj).a }}'
+                '{{ $v := . }}{{ $v.notcounted }}{{ index . "dash-key" }}', name="data .dockerconfigjson")
+    assert tpl.referenced_keys() == {"username", "m", "password", "other", "list", "flag", "inif", "obj"}
+    tpl.check({"username", "m", "password", "other", "list", "flag", "inif", "obj"})
+    with pytest.raises(TemplateExecError, match=r'^template: t:2:4: map has no entry for key "pasword"$'):
+        parse("{{ .username }}\n{{ .pasword }}{{ .alsomissing }}", name="t").check(["username", "password"])
+
+
+def test_template_attributes() -> None:
+    tpl = parse("{{ .a }}", name="n")
+    assert isinstance(tpl, Template) and tpl.name == "n" and tpl.source == "{{ .a }}"
+    assert tpl.execute({"a": "x"}) == "x" and tpl.execute({"a": 2}) == "2"  # reusable
+
+
+# ------------------------------------------------------------------------------------------------ limits
+
+def test_limit_output_from_nested_range() -> None:
+    data = {"l": list(range(30)), "pad": "x" * 50}  # 27,000 iterations of 50 characters
+    with pytest.raises(TemplateExecError, match="output exceeds the limit"):
+        render("{{ range .l }}{{ range $.l }}{{ range $.l }}{{ $.pad }}{{ end }}{{ end }}{{ end }}", data)
+
+
+def test_limit_steps() -> None:
+    with pytest.raises(TemplateExecError, match="evaluation step limit"):
+        render("{{ range 1000000000 }}{{ end }}", {})
+
+
+def test_limit_growing_string() -> None:
+    with pytest.raises(TemplateExecError, match="exceeds"):
+        render('{{ $s := "0123456789abcdef" }}{{ range 40 }}{{ $s = printf "%s%s" $s $s }}{{ end }}', {})
+
+
+def test_limit_depth() -> None:
+    with pytest.raises(TemplateSyntaxError, match="nested too deeply"):
+        parse("{{ if 1 }}" * 100 + "{{ end }}" * 100)
+    with pytest.raises(TemplateSyntaxError, match="nested too deeply"):
+        parse("{{ " + "(" * 100 + "1" + ")" * 100 + " }}")
+    assert render("{{ " + "(" * 30 + "1" + ")" * 30 + " }}", {}) == "1"
+
+
+def test_limit_source_size() -> None:
+    with pytest.raises(TemplateSyntaxError, match="template too large"):
+        parse("x" * (gt.MAX_SOURCE_BYTES + 1))
+
+
+def test_limit_printf_width_and_deep_values() -> None:
+    with pytest.raises(TemplateExecError, match="width or precision"):
+        render('{{ printf "%999999999d" 1 }}', {})
+    deep: list[Any] = []
+    cur = deep
+    for _ in range(300):
+        cur.append([])
+        cur = cur[0]
+    with pytest.raises(TemplateExecError, match="nested too deeply"):
+        render("{{ .d | toJson }}", {"d": deep})
+    with pytest.raises(TemplateExecError, match="nested too deeply"):
+        render("{{ .d }}", {"d": deep})
+    with pytest.raises(TemplateExecError, match="invalid JSON"):
+        render("{{ .j | fromJson }}", {"j": "[" * 100_000})
+
+
+# -------------------------------------------------------------------------------------------- properties
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text(alphabet=st.sampled_from(list("{}-/*$.|()\"'`:=, \n\tabcdeiflnrtuwx0123456789_+€\\")),
+               max_size=60) | st.text(max_size=40))
+def test_parse_never_crashes(source: str) -> None:
+    try:
+        tpl = parse(source)
+    except TemplateError:
+        return
+    assert isinstance(tpl, Template)
+
+
+_PIECES = [
+    "{{ ", " }}", "{{- ", " -}}", ".a", ".b", ".m", ".l", "$", "$x", "$x := ", "$x = ", " | ", "(", ")",
+    "if ", "else ", "end", "range ", "with ", "break", "continue", "printf ", '"%s%d"', '"x"', "1", "2.5",
+    "nil", "true", "index ", "len ", "eq ", "and ", "or ", "not ", "b64dec ", "toJson ", "fromJson ",
+    "default ", "dict ", "list ", "print ", "quote ", "split ", "join ", " ", "text\n", ",", "$i, $v := ",
+]
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from(_PIECES), max_size=25))
+def test_execute_never_crashes_or_leaks(pieces: list[str]) -> None:
+    data = {"a": SECRET, "b": 3, "m": {"k": SECRET, "n": None}, "l": [SECRET, 1, 2.5]}
+    try:
+        out = render("".join(pieces), data)
+    except TemplateError as exc:
+        assert SECRET not in str(exc)
+        assert isinstance(exc, TemplateSyntaxError) or exc.__context__ is None
+        return
+    assert isinstance(out, str)
