@@ -236,6 +236,10 @@ def read_documents(path: Path) -> Iterator[tuple[int, Any]]:
             data = json.loads(text)
         except ValueError as exc:
             raise ConfigError(f"{path}: invalid JSON: {exc}") from exc
+        except RecursionError as exc:
+            raise ConfigError(f"{path}: invalid JSON: nesting too deep") from exc
+        if _depth(data) > MAX_DEPTH:
+            raise ConfigError(f"{path}: invalid JSON: nesting deeper than {MAX_DEPTH} levels")
         docs = data if isinstance(data, list) else [data]
     else:
         try:
@@ -254,6 +258,20 @@ def read_documents(path: Path) -> Iterator[tuple[int, Any]]:
                 yield index, item
         else:
             yield index, doc
+
+
+def _depth(value: Any, limit: int = MAX_DEPTH + 1) -> int:
+    """Nesting depth of JSON data, counting no further than ``limit``."""
+    stack = [(value, 1)]
+    deepest = 0
+    while stack:
+        node, level = stack.pop()
+        deepest = max(deepest, level)
+        if level > limit:
+            break
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        stack.extend((c, level + 1) for c in children)
+    return deepest
 
 
 def _yaml_problem(exc: yaml.YAMLError) -> str:
