@@ -6,14 +6,51 @@ one ``/oauth2/token`` per registry, identity and scope. Network I/O happens in t
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .acr import AcrClient, RegistryToken
 from .config import Generator
+from .freshness import Stored, verdict
 from .identity import Identities, IdentityKey, Resolved
 from .memo import OnceMap
+
+CacheKey = tuple[str, IdentityKey, str, str]
+
+
+class TokenCache:
+    """Registry tokens kept in memory across runs of a long-lived process (a warm Functions instance).
+
+    A cached token is reused only while what it would produce still counts as fresh under the freshness
+    rule, so a frequent schedule neither re-exchanges nor writes tokens that are stale at once. Nothing is
+    ever written anywhere else.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._tokens: dict[CacheKey, RegistryToken] = {}
+
+    def get(self, key: CacheKey, now: datetime, min_remaining: Iterable[timedelta | None]) -> RegistryToken | None:
+        with self._lock:
+            token = self._tokens.get(key)
+        if token is None or token.issued_at is None or token.expires_at is None:
+            return None
+        stored = Stored(token.issued_at, token.expires_at, "")
+        for needed in min_remaining:
+            if not verdict(stored, now=now, wanted_hash="", min_remaining=needed)[0]:
+                return None
+        return token
+
+    def put(self, key: CacheKey, token: RegistryToken) -> None:
+        with self._lock:
+            self._tokens[key] = token
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._tokens)
 
 
 @dataclass(frozen=True)
@@ -56,30 +93,51 @@ class Credentials:
 class Minter:
     """Mints generators, sharing Entra tokens, exchanges and access tokens between them."""
 
-    def __init__(self, identities: Identities, acr: AcrClient) -> None:
+    def __init__(self, identities: Identities, acr: AcrClient, *, cache: TokenCache | None = None,
+                 now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.identities = identities
         self.acr = acr
-        self._exchanges: OnceMap[tuple[str, IdentityKey, str], RegistryToken] = OnceMap()
-        self._access: OnceMap[tuple[str, IdentityKey, str, str], RegistryToken] = OnceMap()
+        self.cache = cache if cache is not None else TokenCache()
+        self.now = now
+        self._exchanges: OnceMap[CacheKey, RegistryToken] = OnceMap()
+        self._access: OnceMap[CacheKey, RegistryToken] = OnceMap()
 
     def resolve(self, gen: Generator) -> Resolved:
         """The identity a generator uses (reads its secretRefs; may raise a MintError)."""
         return self.identities.resolve(gen)
 
-    def mint(self, gen: Generator, resolved: Resolved | None = None) -> Credentials:
-        """Mint ``gen``: a refresh token, or with a scope an access token. Raises a MintError subclass."""
+    def mint(self, gen: Generator, resolved: Resolved | None = None,
+             min_remaining: Iterable[timedelta | None] = (None,)) -> Credentials:
+        """Mint ``gen``: a refresh token, or with a scope an access token. Raises a MintError subclass.
+
+        ``min_remaining`` lists the freshness margins of the targets to be written (None: half the
+        lifetime); a token cached from an earlier run is reused only if it satisfies all of them.
+        """
         resolved = resolved or self.resolve(gen)
         scope = gen.entra_scope
+        margins = tuple(min_remaining) or (None,)
+        refresh_key: CacheKey = (gen.registry, resolved.key, scope, "")
 
         def exchange() -> RegistryToken:
+            cached = self.cache.get(refresh_key, self.now(), margins)
+            if cached is not None:
+                return cached
             entra = self.identities.token(resolved, scope)
-            return self.acr.exchange(gen.registry, entra.value, tenant=resolved.exchange_tenant)
+            token = self.acr.exchange(gen.registry, entra.value, tenant=resolved.exchange_tenant)
+            self.cache.put(refresh_key, token)
+            return token
 
-        refresh = self._exchanges.get((gen.registry, resolved.key, scope), exchange)
         if not gen.scope:
-            return Credentials(gen.registry, refresh, resolved.key)
-        access = self._access.get(
-            (gen.registry, resolved.key, scope, gen.scope),
-            lambda: self.acr.access_token(gen.registry, refresh.value, gen.scope),
-        )
-        return Credentials(gen.registry, access, resolved.key)
+            return Credentials(gen.registry, self._exchanges.get(refresh_key, exchange), resolved.key)
+        access_key: CacheKey = (gen.registry, resolved.key, scope, gen.scope)
+
+        def access() -> RegistryToken:
+            cached = self.cache.get(access_key, self.now(), margins)
+            if cached is not None:
+                return cached
+            refresh = self._exchanges.get(refresh_key, exchange)
+            token = self.acr.access_token(gen.registry, refresh.value, gen.scope)
+            self.cache.put(access_key, token)
+            return token
+
+        return Credentials(gen.registry, self._access.get(access_key, access), resolved.key)

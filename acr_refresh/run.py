@@ -33,7 +33,7 @@ from .errors import AcrRefreshError, MintError, UsageError, truncate
 from .identity import Identities
 from .kube import KubeClients
 from .memo import OnceMap
-from .mint import Credentials, Minter
+from .mint import Credentials, Minter, TokenCache
 from .redact import scrub
 from .render import (
     MANAGED_BY,
@@ -107,6 +107,7 @@ class Services:
         self.kube.add_factories(cluster_factories(self.clusters, self.identities))
         self.acr = AcrClient(retry=self.retry, pool_size=self.pool_size, deadline=self._retry_deadline)
         self.vaults: OnceMap[tuple[str, Any], VaultSink] = OnceMap()
+        self.tokens = TokenCache()
 
     def _retry_deadline(self) -> float | None:
         if self.stop is not None and self.stop.is_set():
@@ -184,7 +185,7 @@ class _Run:
         self.options = options
         self.services = services
         self.stop = stop
-        self.minter = Minter(services.identities, services.acr)
+        self.minter = Minter(services.identities, services.acr, cache=services.tokens, now=services.now)
         t0 = time.monotonic()
         self.deadline = t0 + options.deadline_seconds if options.deadline_seconds is not None else None
         services.deadline = self.deadline
@@ -277,15 +278,18 @@ class _Run:
 
     # ---------------------------------------------------------------------------------- phase 3
 
-    def mint(self, gen: Generator, entry: GeneratorReport) -> Credentials | None:
+    def mint(self, gen: Generator, entry: GeneratorReport, stale: list[_Item]) -> Credentials | None:
         reason = self.out_of_time()
         if reason:
             entry.error = reason
             return None
+        margins = [i.target.min_remaining or self.options.min_remaining for i in stale] or [None]
+        if self.options.force or self.options.dry_run:
+            margins = [timedelta.max]  # a forced run or a dry run proves auth now: no reuse
         try:
             resolved = self.minter.resolve(gen)
             entry.identity = resolved.key.describe()
-            creds = self.minter.mint(gen, resolved)
+            creds = self.minter.mint(gen, resolved, margins)
         except Exception as exc:  # noqa: BLE001 - one generator's failure must not stop the others
             entry.status, entry.error = "failed", _error(exc)
             if not isinstance(exc, MintError):
@@ -365,7 +369,7 @@ class _Run:
         minted: dict[str, Credentials] = {}
 
         def mint(gen: Generator) -> None:
-            creds = self.mint(gen, entries[gen.key])
+            creds = self.mint(gen, entries[gen.key], [i for i in items[gen.key] if i.stale])
             if creds is not None:
                 minted[gen.key] = creds
 

@@ -334,3 +334,24 @@ def test_no_token_or_secret_in_logs_or_report(em: Emulator, tmp_path: Path, capl
     everything = captured.out + captured.err + caplog.text
     secrets = em.issued_secrets() | {SP_SECRET}
     assert secrets and not [s for s in secrets if s in everything]
+
+
+def test_warm_process_reuses_tokens_while_they_would_still_be_fresh(em: Emulator, tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    config = load_config(write_config(tmp_path, acr_generator("a"), acr_generator("b", scope=SCOPE)))
+    clock = [datetime.now(UTC)]
+    services = fast_services(now=lambda: clock[0])
+    assert run(config, services=services).ok
+    assert (em.counts["entra.token"], em.counts["acr.exchange"], em.counts["acr.token"]) == (1, 1, 1)
+    em.reset_counts()
+    clock[0] += timedelta(minutes=20)  # a refresh token (3 h) and an access token (75 min) still fresh
+    assert run(config, services=services).ok
+    assert sum(em.counts.values()) == 0
+    clock[0] += timedelta(minutes=20)  # 40 min: the access token is past half its life, the refresh is not
+    assert run(config, services=services).ok
+    assert (em.counts["acr.exchange"], em.counts["acr.token"]) == (0, 1)
+    em.reset_counts()
+    assert run(config, RunOptions(force=True), services=services).ok
+    assert (em.counts["acr.exchange"], em.counts["acr.token"]) == (1, 1)
+    services.close()
