@@ -73,9 +73,7 @@ def _shared_services(config: Any, environ: Mapping[str, str]) -> Any:
     from .run import Services
 
     with _services_lock:
-        if _services is None or _services.clusters != config.clusters:
-            if _services is not None:
-                _services.close()
+        if _services is None:
             concurrency = int(environ.get("ACR_REFRESH_CONCURRENCY", "16") or 16)
             _services = Services(pool_size=concurrency, clusters=config.clusters)
         return _services

@@ -205,9 +205,14 @@ class KubeClients:
         self._lock = threading.Lock()
 
     def add_factories(self, factories: dict[str, Any]) -> None:
-        """Register named cluster factories (a ``default`` one replaces the default cluster)."""
+        """Register named cluster factories (a ``default`` one replaces the default cluster); a client
+        already made for a re-registered name is closed and made anew on next use."""
         with self._lock:
             self._factories.update(factories)
+            for name in factories:
+                old = self._clients.pop(name, None)
+                if old is not None:
+                    old.close()
 
     def get(self, name: str = "default") -> KubeClient:
         """The client for cluster ``name``; ``default`` falls back to :func:`default_api_client`."""

@@ -109,6 +109,13 @@ class Services:
         self.vaults: OnceMap[tuple[str, Any], VaultSink] = OnceMap()
         self.tokens = TokenCache()
 
+    def use_clusters(self, clusters: tuple[ClusterConfig, ...]) -> None:
+        """Register the config's named clusters (a changed definition replaces the old client)."""
+        changed = [c for c in clusters if c not in self.clusters]
+        if changed:
+            self.kube.add_factories(cluster_factories(tuple(changed), self.identities))
+            self.clusters = tuple({c.name: c for c in (*self.clusters, *changed)}.values())
+
     def _retry_deadline(self) -> float | None:
         if self.stop is not None and self.stop.is_set():
             return time.monotonic()
@@ -190,6 +197,7 @@ class _Run:
         self.deadline = t0 + options.deadline_seconds if options.deadline_seconds is not None else None
         services.deadline = self.deadline
         services.stop = stop
+        services.use_clusters(config.clusters)
         self.pool = ThreadPoolExecutor(max_workers=max(1, options.concurrency), thread_name_prefix="acr-refresh")
         self.namespace_lists: OnceMap[tuple[str, str], list[tuple[str, dict[str, str]]]] = OnceMap()
 
@@ -336,8 +344,9 @@ class _Run:
                                                 "error": item.report.error})
             return
         item.report.status, item.report.expires_at = "written", creds.expires_at
-        log.info("target written", extra={"generator": item.gen.key, "target": target.key,
-                                          "cluster": item.cluster or None, "namespace": item.namespace or None})
+        where = ({"cluster": item.cluster, "namespace": item.namespace} if item.cluster
+                 else {"vault": getattr(target, "vault_url", "")})
+        log.info("target written", extra={"generator": item.gen.key, "target": target.key, **where})
 
     def pull_secrets(self, item: _Item) -> None:
         """Keep ServiceAccounts' imagePullSecrets listing a written or fresh Secret (opt-in per target)."""
@@ -426,7 +435,7 @@ class _Run:
                         kube_sink.remove_image_pull_secret(client, meta.namespace, meta.name)
                         client.delete_secret(meta.namespace, meta.name)
                         log.info("pruned", extra={"cluster": cluster, "namespace": meta.namespace,
-                                                  "name": meta.name})
+                                                  "secret": meta.name})
                     except Exception as exc:  # noqa: BLE001 - reported
                         rep.status, rep.error = "failed", _error(exc)
                 results.append(rep)
