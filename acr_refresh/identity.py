@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -82,6 +83,35 @@ class Resolved:
     key: IdentityKey
     exchange_tenant: str
     factory: Callable[[], Any]
+
+
+class SingleFlightCredential:
+    """Serialises ``get_token`` per scope set and tenant: the first caller fetches, the others then answer
+    from azure-identity's own cache instead of racing it with requests of their own."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self._locks: dict[tuple[Any, ...], threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> Any:
+        key = (scopes, kwargs.get("tenant_id"), kwargs.get("claims"))
+        with self._guard:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            return self.inner.get_token(*scopes, **kwargs)
+
+    def get_token_info(self, *scopes: str, options: Any = None) -> Any:
+        key = (scopes, (options or {}).get("tenant_id"), (options or {}).get("claims"))
+        with self._guard:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            return self.inner.get_token_info(*scopes, options=options)
+
+    def close(self) -> None:
+        close = getattr(self.inner, "close", None)
+        if callable(close):
+            close()
 
 
 class Identities:
@@ -246,8 +276,9 @@ class Identities:
         return Resolved(IdentityKey("ambient"), "", factory)
 
     def credential(self, resolved: Resolved) -> Any:
-        """The azure-identity credential for ``resolved`` (one object per identity, kept for reuse)."""
-        return self._credentials.get(resolved.key, resolved.factory)
+        """The azure-identity credential for ``resolved`` (one object per identity, kept for reuse), wrapped
+        so that concurrent callers (several Key Vault clients, say) cause one token request, not several."""
+        return self._credentials.get(resolved.key, lambda: SingleFlightCredential(resolved.factory()))
 
     def token(self, resolved: Resolved, scope: str) -> EntraToken:
         """An Entra ID token for ``scope``: one request per identity and scope (errors are shared too)."""
