@@ -1,9 +1,9 @@
 """``python -m acr_refresh.emulator``: run the emulator with a demo data set until SIGTERM/SIGINT.
 
 Prints ``export NAME=value`` lines (or writes them to ``--env-file``) for the code under test: the proxy and
-CA settings, a kubeconfig, the IMDS address, and the demo identities. The App Service identity endpoint is
-given as ``EMULATOR_IDENTITY_ENDPOINT``/``EMULATOR_IDENTITY_HEADER`` rather than the real variable names,
-because those would switch every ManagedIdentityCredential to App Service mode.
+CA settings, a kubeconfig, the IMDS address, the demo identities, registry and vault. The App Service
+identity endpoint is given as ``EMULATOR_IDENTITY_ENDPOINT``/``EMULATOR_IDENTITY_HEADER`` rather than the real
+variable names, because those would switch every ManagedIdentityCredential to App Service mode.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ DEMO_CLIENT = "00000000-0000-0000-0000-0000000000c1"
 DEMO_SECRET = "demo-client-secret-not-a-real-secret"
 DEMO_MI_CLIENT = "00000000-0000-0000-0000-0000000000d1"
 DEMO_REGISTRY = "demoregistry.azurecr.io"
+DEMO_VAULT = "demovault.vault.azure.net"
 DEMO_NAMESPACE = "acr-refresh"
 DEMO_SERVICE_ACCOUNT = "acr-refresh"
 
@@ -38,6 +39,7 @@ def build_demo(em: Emulator) -> None:
     )
     em.add_managed_identity(tenant_id=DEMO_TENANT, client_id=DEMO_MI_CLIENT, system_assigned=True)
     em.add_registry(DEMO_REGISTRY)
+    em.add_vault(DEMO_VAULT, tenant=DEMO_TENANT)
     em.add_namespace(DEMO_NAMESPACE)
     em.add_service_account(
         DEMO_NAMESPACE,
@@ -63,6 +65,7 @@ def demo_env(em: Emulator, kubeconfig: str) -> dict[str, str]:
             "EMULATOR_IDENTITY_HEADER": em.identity_header,
             "EMULATOR_KUBE_ISSUER": em.kube_issuer,
             "EMULATOR_REGISTRY": DEMO_REGISTRY,
+            "EMULATOR_VAULT": DEMO_VAULT,
         }
     )
     return env

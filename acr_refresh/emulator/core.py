@@ -12,39 +12,44 @@ import tempfile
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from datetime import datetime
 from typing import Any
 
 from .acr import Acr, Registry
 from .entra import TOKEN_EXCHANGE_AUDIENCE, Entra, FederatedCredential, Principal
-from .kube import KubeApi, KubeStore, secret_object, service_account_object
+from .keyvault import KeyVault, Vault
+from .kube import DEFAULT_USER, KUBE_ENDPOINTS, KubeApi, KubeStore, secret_object, service_account_object
 from .managed_identity import APP_SERVICE_PATH, ManagedIdentities
 from .proxy import ConnectProxy
-from .state import Context
+from .state import Context, rfc3339
 from .tls import CertificateAuthority
 from .web import Fault, RecordedRequest, Request, Response, Route, apply_route, make_server
 
-ENDPOINTS = (
+ENDPOINTS: tuple[str, ...] = (
     "entra.token",
     "entra.discovery",
     "mi.appservice",
     "mi.imds",
     "acr.exchange",
     "acr.token",
-    "kube.secret.get",
-    "kube.serviceaccount.get",
-    "kube.tokenrequest",
+    "kv.secret.get",
+    "kv.secret.set",
+    *KUBE_ENDPOINTS,
 )
 
 
 class Emulator:
-    """Local stand-ins for Entra ID, managed identity endpoints, ACR token services and a Kubernetes API.
+    """Local stand-ins for Entra ID, managed identity endpoints, ACR token services, Key Vault secrets and a
+    Kubernetes API.
 
     Construct, configure (``add_*``), ``start()`` (or use as a context manager), point the code under test at
     :meth:`env` and :meth:`write_kubeconfig`, then ``stop()``. Configuration may also change while running.
 
     ``clock`` is the only time source for issuing (``iat``/``nbf``/``exp``/``expires_on``) and validating
-    tokens; lifetimes are in seconds.
+    tokens; lifetimes are in seconds. ``kube_user`` is the user name of :attr:`kube_token` on the emulated API
+    server (it appears in its 403 messages). Several emulators may run in one process: each has its own ports,
+    CA, keys and state.
     """
 
     def __init__(
@@ -55,6 +60,7 @@ class Emulator:
         acr_access_lifetime: int = 4500,
         *,
         kube_issuer: str | None = None,
+        kube_user: str = DEFAULT_USER,
     ) -> None:
         self._ctx = Context(clock)
         self._entra = Entra(self._ctx, entra_token_lifetime)
@@ -63,7 +69,10 @@ class Emulator:
         self._mi = ManagedIdentities(self._ctx, self._entra, self.identity_header)
         self.kube_token = secrets.token_urlsafe(32)
         self.kube_issuer = kube_issuer or f"https://oidc.kube-emulator.test/{secrets.token_hex(8)}/"
-        self._kube = KubeApi(self._ctx, KubeStore(self._ctx), self.kube_issuer, self.kube_token)
+        self._kube = KubeApi(
+            self._ctx, KubeStore(self._ctx), self.kube_issuer, self.kube_token, entra=self._entra, user=kube_user
+        )
+        self._kv = KeyVault(self._ctx, self._entra)
         self._ctx.remember(self.identity_header, self.kube_token)
         self._proxy_hosts: list[str] = []
         self._proxy_lock = threading.Lock()
@@ -251,10 +260,73 @@ class Emulator:
         )
         return self._acr.add(registry)
 
+    # ----- Key Vault -------------------------------------------------------------------------------------
+
+    def add_vault(self, host: str, *, tenant: str, allowed_principals: set[str] | None = None) -> Vault:
+        """Serve Key Vault's secret endpoints on ``host`` (``myvault.vault.azure.net``, ``.vault.usgovcloudapi.net``,
+        ``.vault.azure.cn`` or any DNS name) for ``tenant``.
+
+        ``allowed_principals`` are the client (or object) ids holding "Key Vault Secrets Officer"; ``None`` lets
+        any principal of ``tenant`` in. The challenge names the tenant's authority host (add the tenant first for
+        a sovereign cloud; an unknown tenant gets the authority of the vault's DNS suffix). Returns the vault
+        record (its fields may be changed later).
+        """
+        vault = Vault(
+            host=host.lower(),
+            tenant=tenant,
+            allowed_principals=set(allowed_principals) if allowed_principals is not None else None,
+        )
+        return self._kv.add(vault)
+
+    def forbid_vault(self, host: str, client_id: str) -> None:
+        """From now on, principal ``client_id`` (client or object id) gets 403 ``ForbiddenByRbac`` on ``host``."""
+        self._kv.require(host).forbidden.add(client_id)
+
+    def set_vault_secret(
+        self,
+        host: str,
+        name: str,
+        value: str,
+        *,
+        content_type: str | None = None,
+        tags: dict[str, str] | None = None,
+        nbf: float | datetime | None = None,
+        exp: float | datetime | None = None,
+        enabled: bool = True,
+    ) -> dict[str, Any]:
+        """Seed a new version of secret ``name`` (times as POSIX seconds or aware datetimes); returns its
+        SecretBundle. ``value`` joins :meth:`issued_secrets`. Raises ``ValueError`` for an invalid name or a
+        soft-deleted one."""
+        return self._kv.set_secret(
+            host,
+            name,
+            value,
+            content_type=content_type,
+            tags=tags,
+            enabled=enabled,
+            nbf=_seconds(nbf),
+            exp=_seconds(exp),
+        )
+
+    def vault_secret(self, host: str, name: str) -> dict[str, Any] | None:
+        """The latest version of ``name`` as Key Vault's JSON returns it (``value``, ``id``, ``attributes``
+        ``{enabled, nbf, exp, created, updated, recoveryLevel, recoverableDays}``, ``contentType``, ``tags``;
+        unset optional members are absent, as in Key Vault), or ``None`` (unknown or soft-deleted)."""
+        return self._kv.latest(host, name)
+
+    def vault_version_count(self, host: str, name: str) -> int:
+        """How many versions secret ``name`` has (0 when it was never set)."""
+        return self._kv.version_count(host, name)
+
+    def soft_delete_vault_secret(self, host: str, name: str) -> None:
+        """Put ``name`` in the deleted-but-recoverable state: reads 404, writes 409 Conflict."""
+        self._kv.soft_delete(host, name)
+
     # ----- Kubernetes ------------------------------------------------------------------------------------
 
     def add_namespace(self, name: str, labels: dict[str, str] | None = None) -> None:
-        """Create namespace ``name`` (or add ``labels`` to it)."""
+        """Create namespace ``name`` (or add ``labels`` to it). No namespace exists until added (not even
+        ``default``); ``add_secret``/``add_service_account`` create theirs."""
         self._kube.store.add_namespace(name, labels)
 
     def add_secret(
@@ -266,15 +338,54 @@ class Emulator:
         type: str = "Opaque",
         labels: dict[str, str] | None = None,
         annotations: dict[str, str] | None = None,
+        owner_references: list[dict[str, Any]] | None = None,
+        managed_by: str | None = None,
     ) -> None:
-        """Create or replace a Secret; ``data`` values are plain strings (stored base64-encoded)."""
-        self._kube.store.put("secrets", namespace, secret_object(name, data, type, labels, annotations))
+        """Create or replace a Secret without validation; ``data`` values are plain strings (stored
+        base64-encoded). ``owner_references`` are stored as given (give ``apiVersion``, ``kind``, ``name`` and
+        ``uid``: the kubernetes client requires them); ``managed_by`` adds a ``managedFields`` entry
+        ``{manager, operation: "Update"}`` (e.g. ``"external-secrets"``)."""
+        obj = secret_object(
+            name,
+            data,
+            type,
+            labels,
+            annotations,
+            owner_references=owner_references,
+            managed_by=managed_by,
+            now=rfc3339(self._ctx.clock()),
+        )
+        self._kube.store.put("secrets", namespace, obj)
 
     def add_service_account(
-        self, namespace: str, name: str, *, annotations: dict[str, str] | None = None
+        self,
+        namespace: str,
+        name: str,
+        *,
+        annotations: dict[str, str] | None = None,
+        labels: dict[str, str] | None = None,
+        image_pull_secrets: list[str] | None = None,
     ) -> None:
-        """Create or replace a ServiceAccount."""
-        self._kube.store.put("serviceaccounts", namespace, service_account_object(name, annotations))
+        """Create or replace a ServiceAccount (``image_pull_secrets``: Secret names)."""
+        obj = service_account_object(
+            name, annotations, labels=labels, image_pull_secrets=image_pull_secrets
+        )
+        self._kube.store.put("serviceaccounts", namespace, obj)
+
+    def forbid_namespace(self, namespace: str, verbs: Iterable[str] | None = None) -> None:
+        """Deny the API server's user(s) ``verbs`` (``get``, ``list``, ``create``, ``update``, ``patch``,
+        ``delete``; ``None``: all) on Secrets and ServiceAccounts in ``namespace``: 403 Forbidden."""
+        self._kube.forbid(namespace, None if verbs is None else frozenset(verbs))
+
+    def allow_namespace(self, namespace: str) -> None:
+        """Undo :meth:`forbid_namespace`."""
+        self._kube.allow(namespace)
+
+    def enable_aks_auth(self, *, tenant: str | None = None) -> None:
+        """Make the API server also accept this emulator's Entra access tokens for the AKS server application
+        (scope ``6dae42f8-4368-4678-94ff-3960e28e3630/.default``), of ``tenant`` only when given; the user is
+        the token's ``oid``. Expired or other-audience tokens get 401."""
+        self._kube.enable_aks(tenant)
 
     def get_object(self, kind_plural: str, namespace: str, name: str) -> dict[str, Any] | None:
         """A copy of a stored object (``("secrets", "ns", "x")``; ``("namespaces", "", "ns")``), or None."""
@@ -358,7 +469,7 @@ class Emulator:
             self._proxy_hosts.append(target)
 
     def _dispatch_tls(self, req: Request) -> Response:
-        route = self._entra.route(req) or self._acr.route(req)
+        route = self._entra.route(req) or self._acr.route(req) or self._kv.route(req)
         if route is None:
             host = req.host or "(no Host header)"
             route = Route(
@@ -373,3 +484,9 @@ class Emulator:
 
     def _dispatch_kube(self, req: Request) -> Response:
         return apply_route(self._kube.route(req), req, self._ctx.recorder)
+
+
+def _seconds(value: float | datetime | None) -> int | None:
+    if value is None:
+        return None
+    return int(value.timestamp() if isinstance(value, datetime) else value)
