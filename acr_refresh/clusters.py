@@ -24,15 +24,16 @@ from .errors import SourceError
 from .identity import Identities
 
 
-def cluster_factories(clusters: tuple[ClusterConfig, ...], identities: Identities) -> dict[str, Callable[[], Any]]:
+def cluster_factories(clusters: tuple[ClusterConfig, ...], identities: Identities,
+                      pool_size: int = 16) -> dict[str, Callable[[], Any]]:
     """A factory per named cluster; each builds an ``ApiClient`` on first use."""
     def factory(cluster: ClusterConfig) -> Callable[[], Any]:
-        return lambda: api_client_for(cluster, identities)
+        return lambda: api_client_for(cluster, identities, pool_size)
 
     return {c.name: factory(c) for c in clusters}
 
 
-def api_client_for(cluster: ClusterConfig, identities: Identities) -> Any:
+def api_client_for(cluster: ClusterConfig, identities: Identities, pool_size: int = 16) -> Any:
     """Build an ``ApiClient`` for one ``Cluster``. Raises :class:`SourceError` with a clear reason."""
     from kubernetes import client, config
 
@@ -46,6 +47,7 @@ def api_client_for(cluster: ClusterConfig, identities: Identities) -> Any:
     except Exception as exc:
         raise SourceError(f"cluster {cluster.name}: cannot load its configuration: {type(exc).__name__}: "
                           f"{str(exc)[:200]}") from exc
+    configuration.connection_pool_maxsize = pool_size  # as many connections as requests in flight
     if cluster.aks is not None:
         aks = cluster.aks
         configuration.host = aks.server.rstrip("/")

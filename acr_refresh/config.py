@@ -183,26 +183,28 @@ class Config:
 # ------------------------------------------------------------------------------------------- reading
 
 
-class _BoundedLoader(yaml.SafeLoader):
-    """A safe loader that refuses alias bombs and absurd nesting before they cost memory."""
+_YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: ~10x faster
 
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self._aliases = 0
-        self._depth = 0
 
-    def compose_node(self, parent: Any, index: Any) -> Any:  # type: ignore[override]
-        if self.check_event(yaml.AliasEvent):
-            self._aliases += 1
-            if self._aliases > MAX_ALIASES:
+def _load_yaml(text: str) -> list[Any]:
+    """All documents of a YAML text, refusing alias bombs and absurd nesting before building any object.
+
+    A first pass over the parser's events (cheap, in C with libyaml) counts aliases and nesting; only then
+    are the documents constructed, with the safe loader.
+    """
+    aliases = depth = 0
+    for event in yaml.parse(text, Loader=_YAML_LOADER):
+        if isinstance(event, yaml.AliasEvent):
+            aliases += 1
+            if aliases > MAX_ALIASES:
                 raise yaml.YAMLError(f"more than {MAX_ALIASES} YAML aliases (refused as a possible alias bomb)")
-        self._depth += 1
-        try:
-            if self._depth > MAX_DEPTH:
+        elif isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
                 raise yaml.YAMLError(f"nesting deeper than {MAX_DEPTH} levels")
-            return super().compose_node(parent, index)
-        finally:
-            self._depth -= 1
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+    return list(yaml.load_all(text, Loader=_YAML_LOADER))
 
 
 def config_files(path: str | os.PathLike[str]) -> list[Path]:
@@ -243,7 +245,7 @@ def read_documents(path: Path) -> Iterator[tuple[int, Any]]:
         docs = data if isinstance(data, list) else [data]
     else:
         try:
-            docs = list(yaml.load_all(text, Loader=_BoundedLoader))
+            docs = _load_yaml(text)
         except yaml.YAMLError as exc:
             raise ConfigError(f"{path}: invalid YAML: {_yaml_problem(exc)}") from exc
         except RecursionError as exc:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import os
 import threading
 from dataclasses import dataclass, field
@@ -76,19 +77,30 @@ class KubeClient:
 
     # ------------------------------------------------------------------------- used by delivery
 
-    def read_secret(self, namespace: str, name: str) -> Any | None:
-        """A Secret object, or None when it does not exist. Raises :class:`DeliveryError`."""
-        return self._call(f"read Secret {namespace}/{name}", self.core.read_namespaced_secret, name, namespace,
-                          error=DeliveryError, missing_ok=True)
+    def read_secret(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """A Secret as plain JSON data, or None when it does not exist. Raises :class:`DeliveryError`.
+
+        The raw JSON is parsed directly: building the client's typed model for every read was the largest
+        CPU cost of a fleet run (see docs/performance.md).
+        """
+        resp = self._call(f"read Secret {namespace}/{name}", self.core.read_namespaced_secret, name, namespace,
+                          error=DeliveryError, missing_ok=True, _preload_content=False)
+        if resp is None:
+            return None
+        data = json.loads(resp.data)
+        return data if isinstance(data, dict) else None
 
     def apply_secret(self, manifest: dict[str, Any], *, field_manager: str) -> None:
         """Server-side apply one Secret (one request: the Secret is either old or new, never half)."""
         meta = manifest["metadata"]
-        self._call(
+        resp = self._call(
             f"apply Secret {meta['namespace']}/{meta['name']}", self.core.patch_namespaced_secret,
             meta["name"], meta["namespace"], manifest, error=DeliveryError,
             field_manager=field_manager, force=True, _content_type="application/apply-patch+yaml",
+            _preload_content=False,  # the answer echoes the Secret; nothing in it is needed
         )
+        resp.drain_conn()  # read the body so the connection goes back to the pool clean
+        resp.release_conn()
 
     def delete_secret(self, namespace: str, name: str) -> None:
         self._call(f"delete Secret {namespace}/{name}", self.core.delete_namespaced_secret, name, namespace,
@@ -166,11 +178,14 @@ def describe_api_exception(exc: Any) -> str:
     return f"{text}: {truncate(message)}" if message else text
 
 
-def default_api_client() -> Any:
+def default_api_client(pool_size: int = 16) -> Any:
     """Build an ``ApiClient`` for the default cluster (in-cluster, else KUBECONFIG's current context)."""
     from kubernetes import client, config
 
     configuration = client.Configuration()
+    # The client's default pool (5 per core) is smaller than our concurrency: connections would be dropped
+    # and every request would pay a new TLS handshake.
+    configuration.connection_pool_maxsize = pool_size
     try:
         if os.environ.get("KUBERNETES_SERVICE_HOST"):
             config.load_incluster_config(client_configuration=configuration)
@@ -199,7 +214,8 @@ def secret_key(cluster: str, namespace: str, name: str, data: dict[str, str], ke
 class KubeClients:
     """One client per cluster per run, created on first use (thread-safe)."""
 
-    def __init__(self, factories: dict[str, Any] | None = None) -> None:
+    def __init__(self, factories: dict[str, Any] | None = None, *, pool_size: int = 16) -> None:
+        self.pool_size = pool_size
         self._factories = dict(factories or {})
         self._clients: dict[str, KubeClient] = {}
         self._lock = threading.Lock()
@@ -221,7 +237,7 @@ class KubeClients:
                 factory = self._factories.get(name)
                 if factory is None and name != "default":
                     raise SourceError(f"unknown cluster {name!r}")
-                api_client = factory() if factory is not None else default_api_client()
+                api_client = factory() if factory is not None else default_api_client(self.pool_size)
                 self._clients[name] = KubeClient(name, api_client)
             return self._clients[name]
 

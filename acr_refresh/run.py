@@ -101,10 +101,10 @@ class Services:
     """Set on shutdown: no retry waits either (set by :func:`run`)."""
 
     def __post_init__(self) -> None:
-        self.kube = KubeClients()
+        self.kube = KubeClients(pool_size=self.pool_size)
         self.identities = Identities(self.kube, environ=self.environ, credential_options=self.credential_options)
         # Cluster.aks connections get their Entra tokens from the same identities.
-        self.kube.add_factories(cluster_factories(self.clusters, self.identities))
+        self.kube.add_factories(cluster_factories(self.clusters, self.identities, self.pool_size))
         self.acr = AcrClient(retry=self.retry, pool_size=self.pool_size, deadline=self._retry_deadline)
         self.vaults: OnceMap[tuple[str, Any], VaultSink] = OnceMap()
         self.tokens = TokenCache()
@@ -113,7 +113,7 @@ class Services:
         """Register the config's named clusters (a changed definition replaces the old client)."""
         changed = [c for c in clusters if c not in self.clusters]
         if changed:
-            self.kube.add_factories(cluster_factories(tuple(changed), self.identities))
+            self.kube.add_factories(cluster_factories(tuple(changed), self.identities, self.pool_size))
             self.clusters = tuple({c.name: c for c in (*self.clusters, *changed)}.values())
 
     def _retry_deadline(self) -> float | None:

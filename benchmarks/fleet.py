@@ -293,7 +293,7 @@ def critical_path_requests(fleet: Fleet) -> int:
 
 def summary(results: dict[str, Any], latency_ms: float, concurrency: int) -> list[str]:
     fleet: Fleet = results["fleet"]
-    zero_first, zero_second = results[0.0]
+    zero_first, _ = results[0.0]
     lat_first, lat_second = results[latency_ms]
     mins = results["minimum"]
     total = sum(lat_first.counts.values())

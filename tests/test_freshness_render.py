@@ -7,7 +7,6 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from kubernetes import client as k8s
 
 from acr_refresh.clouds import PUBLIC
 from acr_refresh.config import Generator, KubernetesTarget, ManagedIdentity, SecretTemplate
@@ -96,17 +95,18 @@ def test_dockerconfigjson_is_compact() -> None:
         '{"auths":{"r.azurecr.io":{"username":"u","password":"p","auth":"dTpw"}}}')
 
 
-def secret(**meta: object) -> k8s.V1Secret:
-    return k8s.V1Secret(metadata=k8s.V1ObjectMeta(name="s", namespace="n", **meta), type="Opaque")
+def secret(**meta: object) -> dict:
+    return {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+            "metadata": {"name": "s", "namespace": "n", **meta}}
 
 
 def test_eso_managed_secrets_are_recognised_until_we_own_them() -> None:
-    owned = secret(owner_references=[k8s.V1OwnerReference(api_version="external-secrets.io/v1", kind="ExternalSecret",
-                                                          name="es", uid="u")])
+    owned = secret(ownerReferences=[{"apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
+                                     "name": "es", "uid": "u"}])
     assert inspect_secret(owned).eso_managed
-    by_fields = secret(managed_fields=[k8s.V1ManagedFieldsEntry(manager="external-secrets", operation="Apply")])
+    by_fields = secret(managedFields=[{"manager": "external-secrets", "operation": "Apply"}])
     assert inspect_secret(by_fields).eso_managed
     taken_over = secret(labels={MANAGED_BY_LABEL: "acr-refresh"},
-                        managed_fields=[k8s.V1ManagedFieldsEntry(manager="external-secrets", operation="Apply")])
+                        managedFields=[{"manager": "external-secrets", "operation": "Apply"}])
     assert not inspect_secret(taken_over).eso_managed and inspect_secret(taken_over).ours
     assert not inspect_secret(secret()).eso_managed and inspect_secret(secret()).stored is None

@@ -47,16 +47,16 @@ def _parse_time(text: str | None) -> datetime | None:
         return None
 
 
-def inspect_secret(secret: Any) -> Existing:
-    """Read type, ownership and our annotations from a live Secret object (kubernetes client model)."""
-    meta = secret.metadata
-    labels = dict(meta.labels or {})
-    annotations = dict(meta.annotations or {})
+def inspect_secret(secret: dict[str, Any]) -> Existing:
+    """Read type, ownership and our annotations from a live Secret (its JSON, as the API server sends it)."""
+    meta = secret.get("metadata") or {}
+    labels = dict(meta.get("labels") or {})
+    annotations = dict(meta.get("annotations") or {})
     ours = labels.get(MANAGED_BY_LABEL) == MANAGED_BY
-    owners = meta.owner_references or []
-    eso_owner = any(o.kind == "ExternalSecret" and str(o.api_version).startswith("external-secrets.io/")
-                    for o in owners)
-    eso_fields = any((m.manager or "") in ESO_MANAGERS for m in (meta.managed_fields or []))
+    owners = meta.get("ownerReferences") or []
+    eso_owner = any(o.get("kind") == "ExternalSecret"
+                    and str(o.get("apiVersion", "")).startswith("external-secrets.io/") for o in owners)
+    eso_fields = any((m.get("manager") or "") in ESO_MANAGERS for m in (meta.get("managedFields") or []))
     stored = None
     if ours:
         stored = Stored(
@@ -64,7 +64,7 @@ def inspect_secret(secret: Any) -> Existing:
             expires_at=_parse_time(annotations.get(EXPIRES_ANNOTATION)),
             inputs_hash=annotations.get(HASH_ANNOTATION, ""),
         )
-    return Existing(type=secret.type or "Opaque", ours=ours, eso_managed=(eso_owner or eso_fields) and not ours,
+    return Existing(type=secret.get("type") or "Opaque", ours=ours, eso_managed=(eso_owner or eso_fields) and not ours,
                     stored=stored, target=annotations.get(TARGET_ANNOTATION, ""))
 
 
