@@ -11,7 +11,9 @@ import base64
 import binascii
 import json
 import os
+import random
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +28,12 @@ class KubeClient:
 
     name: str
     api_client: Any
+    retry_attempts: int = 3
+    """Attempts per call, the first included (429, 5xx and connection errors are retried)."""
+    retry_backoff: float = 0.5
+    """Base backoff in seconds."""
+    timeout: tuple[float, float] = (5.0, 30.0)
+    """Connect and read timeouts of every call, in seconds."""
     core: Any = field(init=False)
 
     def __post_init__(self) -> None:
@@ -87,8 +95,15 @@ class KubeClient:
                           error=DeliveryError, missing_ok=True, _preload_content=False)
         if resp is None:
             return None
-        data = json.loads(resp.data)
-        return data if isinstance(data, dict) else None
+        try:
+            data = json.loads(resp.data)
+        except ValueError as exc:
+            raise DeliveryError(f"cluster {self.name}: cannot read Secret {namespace}/{name}: answer is not JSON"
+                                ) from exc
+        if not isinstance(data, dict) or not isinstance(data.get("metadata"), dict):
+            raise DeliveryError(f"cluster {self.name}: cannot read Secret {namespace}/{name}: answer is not a "
+                                "Secret object")
+        return data
 
     def apply_secret(self, manifest: dict[str, Any], *, field_manager: str) -> None:
         """Server-side apply one Secret (one request: the Secret is either old or new, never half)."""
@@ -134,20 +149,44 @@ class KubeClient:
 
     def _call(self, what: str, fn: Any, *args: Any, error: type[AcrRefreshError] = SourceError,
               missing_ok: bool = False, **kwargs: Any) -> Any:
+        """One API call, retried on 429, 5xx and connection errors (the kubernetes client retries none on
+        HTTP status), with the reason in one line. Every write here is idempotent (apply, update with a
+        resourceVersion), so a retry cannot double anything."""
         from kubernetes.client.exceptions import ApiException
         from urllib3.exceptions import HTTPError
 
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return fn(*args, _request_timeout=self.timeout, **kwargs)
+            except ApiException as exc:
+                if missing_ok and exc.status == 404:
+                    return None
+                retryable = exc.status == 429 or (exc.status or 0) >= 500
+                if retryable and attempt < self.retry_attempts:
+                    time.sleep(_backoff(self.retry_backoff, attempt, exc.headers))
+                    continue
+                message = f"cluster {self.name}: cannot {what}: {describe_api_exception(exc)}"
+                if error is DeliveryError:
+                    raise DeliveryError(message, status=exc.status) from exc
+                raise error(message) from exc
+            except (HTTPError, OSError) as exc:
+                if attempt < self.retry_attempts:
+                    time.sleep(_backoff(self.retry_backoff, attempt, None))
+                    continue
+                raise error(f"cluster {self.name}: cannot {what}: {transport_reason(exc)}") from exc
+
+
+def _backoff(base: float, attempt: int, headers: Any) -> float:
+    """Full-jitter exponential backoff, or the server's Retry-After (capped at 10 s)."""
+    retry_after = (headers or {}).get("Retry-After") if hasattr(headers, "get") else None
+    if retry_after:
         try:
-            return fn(*args, _request_timeout=(5, 30), **kwargs)
-        except ApiException as exc:
-            if missing_ok and exc.status == 404:
-                return None
-            message = f"cluster {self.name}: cannot {what}: {describe_api_exception(exc)}"
-            if error is DeliveryError:
-                raise DeliveryError(message, status=exc.status) from exc
-            raise error(message) from exc
-        except (HTTPError, OSError) as exc:
-            raise error(f"cluster {self.name}: cannot {what}: {transport_reason(exc)}") from exc
+            return min(10.0, max(0.0, float(retry_after)))
+        except ValueError:
+            pass
+    return random.uniform(0, base * (2 ** (attempt - 1)))
 
 
 def transport_reason(exc: BaseException) -> str:
@@ -214,8 +253,13 @@ def secret_key(cluster: str, namespace: str, name: str, data: dict[str, str], ke
 class KubeClients:
     """One client per cluster per run, created on first use (thread-safe)."""
 
-    def __init__(self, factories: dict[str, Any] | None = None, *, pool_size: int = 16) -> None:
+    def __init__(self, factories: dict[str, Any] | None = None, *, pool_size: int = 16,
+                 retry_attempts: int = 3, retry_backoff: float = 0.5,
+                 timeout: tuple[float, float] = (5.0, 30.0)) -> None:
         self.pool_size = pool_size
+        self.timeout = timeout
+        self.retry_attempts = retry_attempts
+        self.retry_backoff = retry_backoff
         self._factories = dict(factories or {})
         self._clients: dict[str, KubeClient] = {}
         self._lock = threading.Lock()
@@ -238,7 +282,8 @@ class KubeClients:
                 if factory is None and name != "default":
                     raise SourceError(f"unknown cluster {name!r}")
                 api_client = factory() if factory is not None else default_api_client(self.pool_size)
-                self._clients[name] = KubeClient(name, api_client)
+                self._clients[name] = KubeClient(name, api_client, self.retry_attempts, self.retry_backoff,
+                                                 self.timeout)
             return self._clients[name]
 
     def close(self) -> None:

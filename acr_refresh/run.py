@@ -44,7 +44,7 @@ from .render import (
     render_vault_value,
     vault_tags,
 )
-from .report import GeneratorReport, Report, TargetReport
+from .report import GeneratorReport, Report, TargetReport, rfc3339
 from .sinks import kubernetes as kube_sink
 from .sinks.keyvault import VaultSink
 
@@ -101,7 +101,9 @@ class Services:
     """Set on shutdown: no retry waits either (set by :func:`run`)."""
 
     def __post_init__(self) -> None:
-        self.kube = KubeClients(pool_size=self.pool_size)
+        self.kube = KubeClients(pool_size=self.pool_size, retry_attempts=self.retry.attempts,
+                                retry_backoff=self.retry.backoff,
+                                timeout=(self.retry.connect_timeout, self.retry.read_timeout))
         self.identities = Identities(self.kube, environ=self.environ, credential_options=self.credential_options)
         # Cluster.aks connections get their Entra tokens from the same identities.
         self.kube.add_factories(cluster_factories(self.clusters, self.identities, self.pool_size))
@@ -178,6 +180,7 @@ class _Item:
     namespace: str = ""
     stale: bool = True
     existing: Any = None
+    stored: freshness.Stored | None = None
 
 
 def _error(exc: BaseException) -> str:
@@ -271,6 +274,7 @@ class _Run:
             else:
                 stored = self.services.vault(item.target).read(item.target.secret_name)
                 refresh_interval = None
+            item.stored = stored
         except Exception as exc:  # noqa: BLE001 - one target's failure must not stop the others
             item.report.status, item.report.error, item.stale = "failed", _error(exc), False
             return
@@ -398,8 +402,30 @@ class _Run:
                 item.report.error = "not written: the generator failed to mint (previous value kept)"
         self.each(lambda i: self.write(i, minted[i.gen.key]), [i for i in stale if i.gen.key in minted])
         self.each(self.pull_secrets, [i for g in generators for i in items[g.key]])
+        report.warnings.extend(self.lapse_warnings([i for g in generators for i in items[g.key]]))
         if self.options.prune:
             report.pruned = self.prune([i for g in generators for i in items[g.key]])
+
+    def lapse_warnings(self, items: list[_Item]) -> list[str]:
+        """A warning for every target left unrefreshed, saying when the token it still holds expires, so an
+        outage longer than the safety margin is announced before any consumer holds an expired token."""
+        now = self.services.now()
+        out = []
+        for item in items:
+            if item.report.status not in ("failed", "not-attempted"):
+                continue
+            where = (f"{item.target.key} in {item.cluster}/{item.namespace}" if item.cluster
+                     else item.target.key)
+            expires = item.stored.expires_at if item.stored else None
+            if expires is None:
+                out.append(f"{where}: not refreshed, and its current expiry is unknown")
+            elif expires <= now:
+                out.append(f"{where}: not refreshed; the token it holds EXPIRED at {rfc3339(expires)}")
+            else:
+                left = int((expires - now).total_seconds() // 60)
+                out.append(f"{where}: not refreshed; the token it holds expires at {rfc3339(expires)} "
+                           f"({left} min left)")
+        return out
 
     def prune(self, items: list[_Item]) -> list[TargetReport]:
         """Delete Secrets labelled as ours whose target is gone: its config object no longer exists, or it

@@ -107,6 +107,7 @@ class Emulator:
             mi_server.start("emulator-mi")
             kube_server.start("emulator-kube")
             proxy = ConnectProxy(tls_server.port, self._on_connect)
+            self._proxy = proxy
             self._servers.append(proxy)
             proxy.start()
         except BaseException:
@@ -426,6 +427,18 @@ class Emulator:
         self._ctx.recorder.add_fault(
             endpoint, Fault(status, count, delay, retry_after, body, dict(headers or {}))
         )
+
+    def refuse_connections(self, host: str, refuse: bool = True) -> None:
+        """Make tunnels to ``host`` fail as if the service refused connections (the proxy answers 502, as a
+        real proxy does when its upstream refuses); ``refuse=False`` undoes it."""
+        self._require_started()
+        (self._proxy.refused.add if refuse else self._proxy.refused.discard)(host.lower())
+
+    def serve_untrusted_certificate(self, host: str, untrusted: bool = True) -> None:
+        """Make ``host`` present a certificate from a CA that no client trusts (``untrusted=False`` undoes)."""
+        self._require_started()
+        assert self._ca is not None
+        (self._ca.untrusted.add if untrusted else self._ca.untrusted.discard)(host.lower())
 
     def clear_faults(self, endpoint: str | None = None) -> None:
         """Cancel pending faults (of one endpoint, or all)."""

@@ -62,6 +62,10 @@ class _ProxyHandler(socketserver.BaseRequestHandler):
             host, port_text = target, "443"
         host = host.strip("[]").lower()
         self.server.on_connect(f"{host}:{port_text}")
+        if host in self.server.refused:
+            # What a proxy answers when the upstream refuses the connection.
+            client.sendall(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            return
         if host in ("127.0.0.1", "localhost", "::1"):
             upstream_addr = ("127.0.0.1", int(port_text))
         else:
@@ -114,6 +118,8 @@ class ConnectProxy(socketserver.ThreadingTCPServer):
     def __init__(self, upstream_port: int, on_connect: Callable[[str], None]) -> None:
         self.upstream_port = upstream_port
         self.on_connect = on_connect
+        self.refused: set[str] = set()
+        """Host names whose tunnels fail as if the service refused connections."""
         self._conns: set[socket.socket] = set()
         self._conns_lock = threading.Lock()
         self._thread: threading.Thread | None = None

@@ -30,6 +30,10 @@ class CertificateAuthority:
         self._ca.cert_pem.write_to_path(self.bundle_path)
         self._contexts: dict[str, ssl.SSLContext] = {}
         self._lock = threading.Lock()
+        # A second CA that no client trusts: hosts listed in ``untrusted`` present certificates from it, to
+        # show that clients fail rather than fall back to no verification.
+        self._rogue = trustme.CA(organization_name="untrusted rogue CA")
+        self.untrusted: set[str] = set()
 
     @property
     def pem(self) -> bytes:
@@ -37,14 +41,16 @@ class CertificateAuthority:
         return self._ca.cert_pem.bytes()
 
     def context_for(self, *names: str) -> ssl.SSLContext:
-        """A server-side context presenting a certificate valid for ``names`` (host names or IPs)."""
-        key = ",".join(n.lower() for n in names)
+        """A server-side context presenting a certificate valid for ``names`` (host names or IPs), signed
+        by the test CA, or by the untrusted CA when the first name is in ``untrusted``."""
+        rogue = bool(names) and names[0].lower() in self.untrusted
+        key = ("rogue:" if rogue else "") + ",".join(n.lower() for n in names)
         with self._lock:
             ctx = self._contexts.get(key)
             if ctx is None:
                 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
                 ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-                self._ca.issue_cert(*names).configure_cert(ctx)
+                (self._rogue if rogue else self._ca).issue_cert(*names).configure_cert(ctx)
                 self._contexts[key] = ctx
             return ctx
 

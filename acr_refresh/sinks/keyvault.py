@@ -18,7 +18,9 @@ from ..render import HASH_TAG
 def _reason(exc: BaseException) -> str:
     text = getattr(exc, "message", None) or str(exc)
     first = " ".join(ln.strip() for ln in str(text).splitlines()[:2] if ln.strip())
-    return truncate(redact.scrub(first), 240)
+    status = getattr(exc, "status_code", None)
+    prefix = f"HTTP {status}: " if status else f"{type(exc).__name__}: "
+    return truncate(redact.scrub(prefix + first), 240)
 
 
 class VaultSink:
