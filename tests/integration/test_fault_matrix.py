@@ -1,4 +1,4 @@
-"""The fault matrix: every service × every fault, one test per row, against the emulator.
+"""The fault matrix: every service and every fault, one test per row, against the emulator.
 
 Set-up (``world``): generator ``a`` (service principal → Entra ID; scoped, so it also calls
 ``/oauth2/token``) writes Secret team-a/a and Key Vault secret ``kv`` (the vault is reached with the
@@ -45,7 +45,7 @@ DOWNSTREAM = {
 class Row:
     service: str
     fault: str
-    inject: Callable[[Emulator, "World"], None]
+    inject: Callable[[Emulator, World], None]
     outcome: str  # "recovers" (retried and succeeded) or "fails"
     reason: tuple[str, ...] = ()  # one of these appears in each failed target's (or generator's) error
 
@@ -215,9 +215,9 @@ ROWS = [
     Row("acr.token", "oversized", fail(("acr.token",), status=200, count=None,
                                        body='{"access_token": "' + "x" * 100_000 + '"}'), "fails", ("larger than",)),
     # Key Vault (azure-keyvault-secrets)
-    Row("keyvault", "refused", refuse(VAULT), "fails", REFUSED + ("ServiceRequestError",)),
+    Row("keyvault", "refused", refuse(VAULT), "fails", (*REFUSED, "ServiceRequestError")),
     Row("keyvault", "untrusted-tls", untrusted(VAULT), "fails", TLS),
-    Row("keyvault", "slow", fail(KV, status=None, delay=1.5, count=None), "fails", TIMEOUT + ("ServiceResponse",)),
+    Row("keyvault", "slow", fail(KV, status=None, delay=1.5, count=None), "fails", (*TIMEOUT, "ServiceResponse")),
     Row("keyvault", "5xx-then-ok", fail(("kv.secret.set",), status=503, count=1), "recovers"),
     Row("keyvault", "5xx-forever", fail(("kv.secret.set",), status=503, count=None), "fails", HTTP5),
     Row("keyvault", "429-retry-after", fail(("kv.secret.set",), status=429, count=1, retry_after=1), "recovers"),
