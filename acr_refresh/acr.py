@@ -113,6 +113,16 @@ class AcrClient:
     def close(self) -> None:
         self.session.close()
 
+    def _timeouts(self) -> tuple[float, float]:
+        """Connect and read timeouts, shortened so that no request outlives the run's deadline by more than
+        a second (a stalled registry cannot hold a run past it)."""
+        connect, read = self.retry.connect_timeout, self.retry.read_timeout
+        deadline = self._deadline()
+        if deadline is not None:
+            left = max(1.0, deadline - time.monotonic() + 1.0)
+            connect, read = min(connect, left), min(read, left)
+        return connect, read
+
     def exchange(self, registry: str, entra_token: str, *, tenant: str = "") -> RegistryToken:
         """Exchange an Entra ID access token for an ACR refresh token at ``registry``."""
         form = {"grant_type": "access_token", "service": registry, "access_token": entra_token}
@@ -174,7 +184,7 @@ class AcrClient:
                 url,
                 data=form,
                 headers={"Accept": "application/json"},
-                timeout=(self.retry.connect_timeout, self.retry.read_timeout),
+                timeout=self._timeouts(),
                 stream=True,
                 allow_redirects=False,
             )

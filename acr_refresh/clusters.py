@@ -48,6 +48,7 @@ def api_client_for(cluster: ClusterConfig, identities: Identities, pool_size: in
         raise SourceError(f"cluster {cluster.name}: cannot load its configuration: {type(exc).__name__}: "
                           f"{str(exc)[:200]}") from exc
     configuration.connection_pool_maxsize = pool_size  # as many connections as requests in flight
+    configuration.retries = 0  # we retry ourselves, within the run's deadline
     if cluster.aks is not None:
         aks = cluster.aks
         configuration.host = aks.server.rstrip("/")

@@ -34,6 +34,8 @@ class KubeClient:
     """Base backoff in seconds."""
     timeout: tuple[float, float] = (5.0, 30.0)
     """Connect and read timeouts of every call, in seconds."""
+    deadline: Any = None
+    """A callable giving the monotonic time no call should outlive, or None."""
     core: Any = field(init=False)
 
     def __post_init__(self) -> None:
@@ -147,6 +149,19 @@ class KubeClient:
         self._call(f"update ServiceAccount {namespace}/{name}", self.core.replace_namespaced_service_account,
                    name, namespace, body, error=DeliveryError)
 
+    def _past_deadline(self) -> bool:
+        deadline = self.deadline() if self.deadline is not None else None
+        return deadline is not None and time.monotonic() >= deadline
+
+    def _timeouts(self) -> tuple[float, float]:
+        """The call's timeouts, shortened to the run's deadline (plus a second) when one is set."""
+        connect, read = self.timeout
+        deadline = self.deadline() if self.deadline is not None else None
+        if deadline is not None:
+            left = max(1.0, deadline - time.monotonic() + 1.0)
+            connect, read = min(connect, left), min(read, left)
+        return connect, read
+
     def _call(self, what: str, fn: Any, *args: Any, error: type[AcrRefreshError] = SourceError,
               missing_ok: bool = False, **kwargs: Any) -> Any:
         """One API call, retried on 429, 5xx and connection errors (the kubernetes client retries none on
@@ -159,12 +174,12 @@ class KubeClient:
         while True:
             attempt += 1
             try:
-                return fn(*args, _request_timeout=self.timeout, **kwargs)
+                return fn(*args, _request_timeout=self._timeouts(), **kwargs)
             except ApiException as exc:
                 if missing_ok and exc.status == 404:
                     return None
                 retryable = exc.status == 429 or (exc.status or 0) >= 500
-                if retryable and attempt < self.retry_attempts:
+                if retryable and attempt < self.retry_attempts and not self._past_deadline():
                     time.sleep(_backoff(self.retry_backoff, attempt, exc.headers))
                     continue
                 message = f"cluster {self.name}: cannot {what}: {describe_api_exception(exc)}"
@@ -172,7 +187,7 @@ class KubeClient:
                     raise DeliveryError(message, status=exc.status) from exc
                 raise error(message) from exc
             except (HTTPError, OSError) as exc:
-                if attempt < self.retry_attempts:
+                if attempt < self.retry_attempts and not self._past_deadline():
                     time.sleep(_backoff(self.retry_backoff, attempt, None))
                     continue
                 raise error(f"cluster {self.name}: cannot {what}: {transport_reason(exc)}") from exc
@@ -225,6 +240,7 @@ def default_api_client(pool_size: int = 16) -> Any:
     # The client's default pool (5 per core) is smaller than our concurrency: connections would be dropped
     # and every request would pay a new TLS handshake.
     configuration.connection_pool_maxsize = pool_size
+    configuration.retries = 0  # urllib3's own retries would multiply ours and outlast the run's deadline
     try:
         if os.environ.get("KUBERNETES_SERVICE_HOST"):
             config.load_incluster_config(client_configuration=configuration)
@@ -255,9 +271,10 @@ class KubeClients:
 
     def __init__(self, factories: dict[str, Any] | None = None, *, pool_size: int = 16,
                  retry_attempts: int = 3, retry_backoff: float = 0.5,
-                 timeout: tuple[float, float] = (5.0, 30.0)) -> None:
+                 timeout: tuple[float, float] = (5.0, 30.0), deadline: Any = None) -> None:
         self.pool_size = pool_size
         self.timeout = timeout
+        self.deadline = deadline
         self.retry_attempts = retry_attempts
         self.retry_backoff = retry_backoff
         self._factories = dict(factories or {})
@@ -283,7 +300,7 @@ class KubeClients:
                     raise SourceError(f"unknown cluster {name!r}")
                 api_client = factory() if factory is not None else default_api_client(self.pool_size)
                 self._clients[name] = KubeClient(name, api_client, self.retry_attempts, self.retry_backoff,
-                                                 self.timeout)
+                                                 self.timeout, self.deadline)
             return self._clients[name]
 
     def close(self) -> None:

@@ -103,7 +103,8 @@ class Services:
     def __post_init__(self) -> None:
         self.kube = KubeClients(pool_size=self.pool_size, retry_attempts=self.retry.attempts,
                                 retry_backoff=self.retry.backoff,
-                                timeout=(self.retry.connect_timeout, self.retry.read_timeout))
+                                timeout=(self.retry.connect_timeout, self.retry.read_timeout),
+                                deadline=self._retry_deadline)
         self.identities = Identities(self.kube, environ=self.environ, credential_options=self.credential_options)
         # Cluster.aks connections get their Entra tokens from the same identities.
         self.kube.add_factories(cluster_factories(self.clusters, self.identities, self.pool_size))
@@ -131,7 +132,8 @@ class Services:
             resolved = self.identities.resolve(target)  # type: ignore[arg-type]  # auth checked just above
         return self.vaults.get(
             (target.vault_url, resolved.key),
-            lambda: VaultSink(target.vault_url, self.identities.credential(resolved), **dict(self.vault_options)),
+            lambda: VaultSink(target.vault_url, self.identities.credential(resolved), deadline=self._retry_deadline,
+                              **dict(self.vault_options)),
         )
 
     def close(self) -> None:

@@ -69,3 +69,97 @@ def test_sigint_exits_130(em: Emulator, tmp_path: Path) -> None:
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
+
+
+# ----------------------------------------------------------------------- under faults (the matrix's)
+
+import base64  # noqa: E402
+import textwrap  # noqa: E402
+
+import pytest  # noqa: E402
+
+from acr_refresh.acr import RetryPolicy, jwt_times  # noqa: E402
+from acr_refresh.config import load_config  # noqa: E402
+from acr_refresh.run import RunOptions, Services, run  # noqa: E402
+
+
+def fanout(em: Emulator, tmp_path: Path, namespaces: int) -> Path:
+    for i in range(namespaces):
+        em.add_namespace(f"ns-{i}")
+    vault = "stallvault.vault.azure.net"
+    em.add_vault(vault, tenant=TENANT)
+    names = ", ".join(f"ns-{i}" for i in range(namespaces))
+    return write_config(
+        tmp_path, acr_generator(),
+        f"apiVersion: acr-refresh/v1alpha1\nkind: KubernetesSecret\nmetadata: {{name: pull}}\nspec:\n"
+        f"  generatorRef: {{name: gen}}\n  namespaces: [{names}]\n",
+        textwrap.dedent(f"""\
+            apiVersion: acr-refresh/v1alpha1
+            kind: KeyVaultSecret
+            metadata: {{name: kv}}
+            spec:
+              generatorRef: {{name: gen}}
+              vaultUrl: https://{vault}/
+              secretName: pw
+              tenantId: {TENANT}
+              auth:
+                servicePrincipal:
+                  secretRef: {{clientId: {{env: SP_ID}}, clientSecret: {{env: SP_SECRET}}}}
+            """))
+
+
+@pytest.mark.parametrize("endpoint", ["acr.exchange", "kube.secret.apply", "kv.secret.set", "kube.secret.get"])
+def test_a_stalled_service_never_holds_a_run_past_its_deadline(em: Emulator, tmp_path: Path, endpoint: str) -> None:
+    config = load_config(fanout(em, tmp_path, 3))
+    em.fail(endpoint, status=None, delay=30, count=None)
+    # Production timeouts (20 s reads): the deadline, not the timeout, must bound the run.
+    services = Services(retry=RetryPolicy(attempts=3, backoff=0.01), credential_options={"retry_total": 0},
+                        vault_options={"retry_total": 0})
+    start = time.monotonic()
+    report = run(config, RunOptions(deadline_seconds=2, concurrency=4), services=services)
+    elapsed = time.monotonic() - start
+    services.close()
+    em.clear_faults()
+    assert elapsed < 2 + 1 + 2.5, elapsed  # deadline, the one-second grace of in-flight calls, slack
+    assert report.ok is False
+    statuses = {t.status for g in report.generators for t in g.targets} | {g.status for g in report.generators}
+    assert statuses & {"failed", "not-attempted"}
+
+
+def held(em: Emulator, ns: str) -> tuple[str, str] | None:
+    obj = em.get_object("secrets", ns, "pull")
+    if obj is None:
+        return None
+    doc = json.loads(base64.b64decode(obj["data"][".dockerconfigjson"]))
+    token = next(iter(doc["auths"].values()))["password"]
+    return token, obj["metadata"]["annotations"]["acr-refresh/expires-at"]
+
+
+def test_sigterm_mid_write_leaves_every_target_old_or_new(em: Emulator, tmp_path: Path) -> None:
+    config = fanout(em, tmp_path, 8)
+    first = start(config, "--concurrency", "4")
+    assert first.wait(timeout=60) == 0
+    before = {f"ns-{i}": held(em, f"ns-{i}") for i in range(8)}
+    em.fail("kube.secret.apply", status=None, delay=0.7, count=None)
+    em.reset_counts()
+    proc = start(config, "--concurrency", "2", "--force")
+    deadline = time.monotonic() + 20
+    while em.counts["kube.secret.apply"] < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    em.clear_faults()
+    assert proc.returncode == 143, err
+    report = json.loads(out)
+    statuses = {t["namespace"]: t["status"] for g in report["generators"] for t in g["targets"] if "namespace" in t}
+    assert "written" in statuses.values() and "not-attempted" in statuses.values()
+    for ns, old in before.items():
+        now = held(em, ns)
+        assert now is not None and old is not None
+        if statuses.get(ns) == "written":
+            assert now != old
+        else:
+            assert now == old, f"{ns} changed although not written"
+        token, expires_at = now
+        exp = jwt_times(token)[1]
+        assert exp is not None and exp.strftime("%Y-%m-%dT%H:%M:%SZ") == expires_at  # data and metadata agree
