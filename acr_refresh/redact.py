@@ -17,27 +17,47 @@ REDACTED = "[REDACTED]"
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
 _MIN_SECRET_LEN = 6  # shorter values would redact ordinary words
 
+MAX_REGISTERED = 1024  # a long-lived process must not grow without bound; JWTs are caught by shape anyway
+
 _lock = threading.Lock()
-_secrets: set[str] = set()
+_secrets: dict[str, None] = {}  # insertion-ordered: the oldest is dropped first
 _pattern: re.Pattern[str] | None = None
+_dirty = False
 
 
 def register(value: str | None) -> None:
-    """Remember ``value`` as secret so that it is scrubbed from all later output."""
-    global _pattern
-    if not value or len(value) < _MIN_SECRET_LEN:
+    """Remember ``value`` as secret so that it is scrubbed from all later output.
+
+    JWT-shaped values need no entry (the shape rule catches them); the registry keeps the newest
+    :data:`MAX_REGISTERED` others (client secrets, opaque tokens).
+    """
+    global _dirty
+    if not value or len(value) < _MIN_SECRET_LEN or _JWT.fullmatch(value):
         return
     with _lock:
         if value in _secrets:
             return
-        _secrets.add(value)
-        # Longest first, so a secret that contains another is replaced whole.
-        _pattern = re.compile("|".join(re.escape(s) for s in sorted(_secrets, key=len, reverse=True)))
+        _secrets[value] = None
+        while len(_secrets) > MAX_REGISTERED:
+            del _secrets[next(iter(_secrets))]
+        _dirty = True
+
+
+def _current_pattern() -> re.Pattern[str] | None:
+    global _pattern, _dirty
+    if _dirty:
+        with _lock:
+            if _dirty:
+                # Longest first, so a secret that contains another is replaced whole.
+                ordered = sorted(_secrets, key=len, reverse=True)
+                _pattern = re.compile("|".join(re.escape(s) for s in ordered)) if ordered else None
+                _dirty = False
+    return _pattern
 
 
 def scrub(text: str) -> str:
     """Return ``text`` with every registered secret and every JWT-shaped string replaced."""
-    pattern = _pattern
+    pattern = _current_pattern()
     if pattern is not None:
         text = pattern.sub(REDACTED, text)
     return _JWT.sub(REDACTED, text)

@@ -71,3 +71,13 @@ def test_once_map_computes_once_under_concurrency_and_shares_errors() -> None:
             memo.get("bad", broken)
     assert len(failures) == 1
     assert list(memo.values()) == [42]
+
+
+def test_registry_is_bounded_and_skips_jwts() -> None:
+    for i in range(redact.MAX_REGISTERED + 50):
+        redact.register(f"opaque-secret-{i:06d}")
+    assert len(redact._secrets) == redact.MAX_REGISTERED
+    assert redact.scrub(f"x opaque-secret-{redact.MAX_REGISTERED + 49:06d} y") == f"x {redact.REDACTED} y"
+    jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ5In0.c2lnbmF0dXJlMg"
+    redact.register(jwt)
+    assert jwt not in redact._secrets and redact.scrub(jwt) == redact.REDACTED
