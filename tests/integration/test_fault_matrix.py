@@ -13,6 +13,7 @@ The table is mirrored in docs/reliability.md.
 from __future__ import annotations
 
 import json
+import logging
 import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -240,7 +241,9 @@ ROWS = [
 
 
 @pytest.mark.parametrize("row", ROWS, ids=[r.id for r in ROWS])
-def test_fault(world: World, row: Row) -> None:
+def test_fault(world: World, row: Row, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    caplog.set_level(logging.DEBUG, logger="acr_refresh")
     before = world.snapshot()
     row.inject(world.em, world)
     report = world.run(force=True)
@@ -248,6 +251,7 @@ def test_fault(world: World, row: Row) -> None:
     targets = {t.get("name") or t.get("secretName"): t for g in report["generators"] for t in g["targets"]}
     after = world.snapshot()
     if row.outcome == "recovers":
+        assert not [s for s in world.em.issued_secrets() | {SP_SECRET} if s in caplog.text]
         assert report["ok"], json.dumps(report, indent=1)
         assert all(t["status"] == "written" for t in targets.values())
         assert all(after[k] != before[k] for k in ALL)
@@ -265,6 +269,6 @@ def test_fault(world: World, row: Row) -> None:
         assert "\n" not in reason
     for name in set(ALL) - expected_failed:
         assert targets[name]["status"] == "written" and after[name] != before[name]
-    # Nothing secret in the report, whatever failed.
-    text = json.dumps(report)
+    # Nothing secret in the report, the logs or any exception text, whatever failed.
+    text = json.dumps(report) + caplog.text
     assert not [s for s in world.em.issued_secrets() | {SP_SECRET} if s in text]
