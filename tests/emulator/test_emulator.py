@@ -15,7 +15,6 @@ import ssl
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,48 +31,17 @@ from azure.identity import (
 
 from acr_refresh.emulator import Emulator
 from acr_refresh.emulator.jwt import unverified_claims
+from tests.emulator.conftest import CLIENT, GOV_TENANT, SECRET, TENANT, FakeClock
 
-TENANT = "00000000-0000-0000-0000-0000000000aa"
-GOV_TENANT = "00000000-0000-0000-0000-0000000000ab"
-CLIENT = "00000000-0000-0000-0000-0000000000c1"
-SECRET = "emulator-test-secret"
 REGISTRY = "demoregistry.azurecr.io"
 ACR_SCOPE = "https://containerregistry.azure.net/.default"
 ARM_SCOPE = "https://management.azure.com/.default"
 
-_STRIP_PREFIXES = ("AZURE_", "IDENTITY_", "MSI_", "IMDS_")
-_STRIP_NAMES = {"REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "SSL_CERT_DIR", "CURL_CA_BUNDLE", "KUBECONFIG"}
-
-
-class FakeClock:
-    """A settable clock for the emulator (the clients keep real time)."""
-
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def em(clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
-    """A running emulator with one tenant, one service principal and the demo registry; the process
-    environment is reduced to the emulator's settings."""
-    for name in list(os.environ):
-        if name.startswith(_STRIP_PREFIXES) or name in _STRIP_NAMES or "proxy" in name.lower():
-            monkeypatch.delenv(name)
-    with Emulator(clock=clock) as emulator:
-        for name, value in emulator.env().items():
-            monkeypatch.setenv(name, value)
-        emulator.add_tenant(TENANT)
-        emulator.add_service_principal(TENANT, CLIENT, SECRET)
-        emulator.add_registry(REGISTRY)
-        yield emulator
+def em(em: Emulator) -> Emulator:
+    """The shared emulator, plus the demo registry."""
+    em.add_registry(REGISTRY)
+    return em
 
 
 def entra_token(scope: str = ACR_SCOPE) -> str:

@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import time
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,44 +24,17 @@ from kubernetes import client, config
 
 from acr_refresh.emulator import ENDPOINTS, Emulator
 from acr_refresh.emulator.jwt import unverified_claims
+from tests.emulator.conftest import CLIENT, GOV_TENANT, SECRET, TENANT, FakeClock
 
-TENANT = "00000000-0000-0000-0000-0000000000aa"
-GOV_TENANT = "00000000-0000-0000-0000-0000000000ab"
-CLIENT = "00000000-0000-0000-0000-0000000000c1"
 OTHER_CLIENT = "00000000-0000-0000-0000-0000000000c2"
-SECRET = "emulator-test-secret"
 AKS_APP = "6dae42f8-4368-4678-94ff-3960e28e3630"
 SA_USER = "system:serviceaccount:acr-refresh:acr-refresh"
 
-_STRIP_PREFIXES = ("AZURE_", "IDENTITY_", "MSI_", "IMDS_")
-_STRIP_NAMES = {"REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "SSL_CERT_DIR", "CURL_CA_BUNDLE", "KUBECONFIG"}
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def em(clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
-    for name in list(os.environ):
-        if name.startswith(_STRIP_PREFIXES) or name in _STRIP_NAMES or "proxy" in name.lower():
-            monkeypatch.delenv(name)
-    with Emulator(clock=clock) as emulator:
-        for name, value in emulator.env().items():
-            monkeypatch.setenv(name, value)
-        emulator.add_tenant(TENANT)
-        emulator.add_service_principal(TENANT, CLIENT, SECRET)
-        emulator.add_service_principal(TENANT, OTHER_CLIENT, SECRET)
-        yield emulator
+def em(em: Emulator) -> Emulator:
+    """The shared emulator, plus a second service principal."""
+    em.add_service_principal(TENANT, OTHER_CLIENT, SECRET)
+    return em
 
 
 @pytest.fixture
