@@ -51,6 +51,8 @@ from .sinks.keyvault import VaultSink
 log = logging.getLogger(__name__)
 
 DEFAULT_CONCURRENCY = 16
+# azure-core waits up to 300 s for an answer by default: far past any run's deadline.
+SDK_TIMEOUTS = {"connection_timeout": 5, "read_timeout": 20}
 T = TypeVar("T")
 
 
@@ -87,10 +89,10 @@ class Services:
 
     environ: Mapping[str, str] | None = None
     retry: RetryPolicy = field(default_factory=RetryPolicy)
-    credential_options: Mapping[str, Any] = field(default_factory=dict)
-    """Passed to every azure-identity credential (e.g. ``retry_total``)."""
-    vault_options: Mapping[str, Any] = field(default_factory=dict)
-    """Passed to every Key Vault ``SecretClient`` (e.g. ``retry_total``)."""
+    credential_options: Mapping[str, Any] = field(default_factory=lambda: dict(SDK_TIMEOUTS))
+    """Passed to every azure-identity credential (e.g. ``retry_total``, ``read_timeout``)."""
+    vault_options: Mapping[str, Any] = field(default_factory=lambda: dict(SDK_TIMEOUTS))
+    """Passed to every Key Vault ``SecretClient`` (e.g. ``retry_total``, ``read_timeout``)."""
     clusters: tuple[ClusterConfig, ...] = ()
     pool_size: int = DEFAULT_CONCURRENCY
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
