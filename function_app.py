@@ -38,7 +38,9 @@ def refresh_http(req: func.HttpRequest) -> func.HttpResponse:
 def plan_http(req: func.HttpRequest) -> func.HttpResponse:
     """The validated plan: what would be minted and written where."""
     from acr_refresh import functions
+    from acr_refresh.logs import install_redaction
 
+    install_redaction()
     answer = functions.plan()
     return _json(answer.status, answer.body)
 

@@ -18,9 +18,10 @@ import tempfile
 from collections.abc import Callable
 from typing import Any
 
+from . import redact
 from .clouds import AKS_SERVER_APP
 from .config import ClusterConfig
-from .errors import SourceError
+from .errors import IdentityError, SourceError, truncate
 from .identity import Identities
 
 
@@ -65,9 +66,14 @@ def api_client_for(cluster: ClusterConfig, identities: Identities, pool_size: in
 
         def refresh(conf: Any) -> None:
             # get_token answers from the credential's cache until the token nears expiry.
-            token = identities.credential(resolved).get_token(scope).token
-            from . import redact
+            from azure.core.exceptions import AzureError
 
+            try:
+                token = identities.credential(resolved).get_token(scope).token
+            except AzureError as exc:
+                raise IdentityError(f"cluster {cluster.name}: Entra ID token for AKS failed: "
+                                    f"{truncate(redact.scrub(str(exc).splitlines()[0] if str(exc) else ''), 200)}"
+                                    ) from exc
             redact.register(token)
             conf.api_key = {"authorization": token}
             conf.api_key_prefix = {"authorization": "Bearer"}

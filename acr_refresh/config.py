@@ -346,6 +346,8 @@ def check_registry(host: str, cloud: Cloud) -> str | None:
     the cloud's suffix is refused: URLs, paths, ports, userinfo, IP literals, trailing dots, uppercase,
     non-ASCII look-alikes, and the ``.data.`` blob endpoints.
     """
+    if any(c.isspace() or not c.isprintable() for c in host):
+        return "must not contain whitespace or control characters"
     if "://" in host:
         return "must be a bare login-server host such as myregistry.azurecr.io, not a URL"
     if "@" in host:
@@ -360,7 +362,7 @@ def check_registry(host: str, cloud: Cloud) -> str | None:
         return "must be lowercase"
     if host.endswith("."):
         return "must not end with a dot"
-    if len(host) > 253 or not all(_DNS_LABEL.match(label) for label in host.split(".")):
+    if len(host) > 253 or not all(_DNS_LABEL.fullmatch(label) for label in host.split(".")):
         return "is not a valid DNS name"
     suffix = "." + cloud.registry_suffix
     if not host.endswith(suffix):
@@ -385,7 +387,7 @@ def check_scope(scope: str) -> str | None:
     resource, name, actions = parts
     if resource != "repository":
         return f"resource type must be 'repository', got {resource!r}"
-    if not _REPOSITORY.match(name) or len(name) > 255:
+    if not _REPOSITORY.fullmatch(name) or len(name) > 255:
         return f"repository name {name!r} must be lowercase path components (a-z, 0-9, '.', '_', '-', '/')"
     acts = actions.split(",")
     bad = [a for a in acts if a not in SCOPE_ACTIONS]
@@ -398,7 +400,7 @@ def check_scope(scope: str) -> str | None:
 
 def _metadata(doc: Doc, *, namespaced: bool) -> tuple[str, str]:
     name = doc.string("metadata.name", required=True)
-    if len(name) > 253 or not _SUBDOMAIN.match(name):
+    if len(name) > 253 or not _SUBDOMAIN.fullmatch(name):
         raise doc.error("metadata.name", f"{name!r} is not a valid Kubernetes name (lowercase DNS subdomain)")
     ns = doc.string("metadata.namespace")
     if not namespaced:
@@ -406,7 +408,7 @@ def _metadata(doc: Doc, *, namespaced: bool) -> tuple[str, str]:
             raise doc.error("metadata.namespace", "this kind is cluster-scoped and takes no namespace")
         return "", name
     ns = ns or DEFAULT_NAMESPACE
-    if len(ns) > 63 or not _LABEL.match(ns):
+    if len(ns) > 63 or not _LABEL.fullmatch(ns):
         raise doc.error("metadata.namespace", f"{ns!r} is not a valid namespace name")
     return ns, name
 
@@ -416,7 +418,7 @@ def _secret_ref(doc: Doc, path: str, namespace: str) -> SecretRef:
     doc.known_fields(path, ("name", "key", "namespace", "env"))
     env = doc.string(f"{path}.env")
     if env:
-        if not _ENV_NAME.match(env):
+        if not _ENV_NAME.fullmatch(env):
             raise doc.error(f"{path}.env", f"{env!r} is not a valid environment variable name")
         if ref.get("name") or ref.get("key"):
             raise doc.error(path, "give either env or name/key, not both")
@@ -456,7 +458,7 @@ def parse_auth(doc: Doc, path: str, namespace: str) -> Auth:
     if chosen == "managedIdentity":
         doc.known_fields(base, ("identityId",))
         identity_id = doc.string(f"{base}.identityId")
-        if identity_id and "/" not in identity_id and not _GUID.match(identity_id):
+        if identity_id and "/" not in identity_id and not _GUID.fullmatch(identity_id):
             raise doc.error(f"{base}.identityId", "must be empty, a client ID (GUID) or a resource ID")
         if "/" in identity_id and not identity_id.lower().startswith("/subscriptions/"):
             raise doc.error(f"{base}.identityId", "a resource ID must start with /subscriptions/")
@@ -468,7 +470,7 @@ def parse_auth(doc: Doc, path: str, namespace: str) -> Auth:
     sa_path = f"{base}.serviceAccountRef"
     doc.known_fields(sa_path, ("name", "namespace", "audiences"))
     sa_name = doc.string(f"{sa_path}.name", required=True)
-    if not _SUBDOMAIN.match(sa_name):
+    if not _SUBDOMAIN.fullmatch(sa_name):
         raise doc.error(f"{sa_path}.name", f"{sa_name!r} is not a valid ServiceAccount name")
     sa_ns = doc.string(f"{sa_path}.namespace") or namespace
     audiences = doc.get(f"{sa_path}.audiences", list) or []
@@ -498,7 +500,7 @@ def parse_acr_access_token(doc: Doc, environ: Mapping[str, str]) -> Generator:
         if problem:
             raise doc.error("spec.scope", f"{scope!r}: {problem}")
     tenant = doc.string("spec.tenantId")
-    if tenant and not _GUID.match(tenant) and not re.match(r"^[a-z0-9.-]+$", tenant):
+    if tenant and not _GUID.fullmatch(tenant) and not re.fullmatch(r"[a-z0-9.-]+", tenant):
         raise doc.error("spec.tenantId", "must be a tenant GUID or a verified domain name")
     auth = parse_auth(doc, "spec.auth", namespace)
     if isinstance(auth, ServicePrincipal) and not tenant:
@@ -717,7 +719,7 @@ def _template(doc: Doc, path: str) -> SecretTemplate | None:
     data = _string_map(doc, f"{path}.data") if doc.get(f"{path}.data", dict) is not None else None
     for section, items in (("metadata.labels", labels), ("metadata.annotations", annotations), ("data", data or ())):
         for k, v in items:
-            if section == "data" and not _SECRET_KEY.match(k):
+            if section == "data" and not _SECRET_KEY.fullmatch(k):
                 raise doc.error(f"{path}.data.{k}", "is not a valid Secret data key")
             _check_template(doc, f"{path}.{section}.{k}", v)
     return SecretTemplate(type=doc.string(f"{path}.type"), labels=labels, annotations=annotations, data=data,
@@ -726,7 +728,7 @@ def _template(doc: Doc, path: str) -> SecretTemplate | None:
 
 def _generator_ref_name(doc: Doc, path: str) -> str:
     name = doc.string(f"{path}.name", required=True)
-    if not _SUBDOMAIN.match(name):
+    if not _SUBDOMAIN.fullmatch(name):
         raise doc.error(f"{path}.name", f"{name!r} is not a valid name")
     return name
 
@@ -764,7 +766,7 @@ def parse_external_secret(doc: Doc) -> KubernetesTarget | None:
     min_remaining = _duration(doc, f"metadata.annotations.{MIN_REMAINING_ANNOTATION}",
                               annotations.get(MIN_REMAINING_ANNOTATION))
     secret_name = doc.string("spec.target.name") or name
-    if not _SUBDOMAIN.match(secret_name):
+    if not _SUBDOMAIN.fullmatch(secret_name):
         raise doc.error("spec.target.name", f"{secret_name!r} is not a valid Secret name")
     return KubernetesTarget(
         source_kind="ExternalSecret",
@@ -820,13 +822,13 @@ def parse_kubernetes_secret(doc: Doc) -> KubernetesTarget:
     gen_name = _generator_ref_name(doc, "spec.generatorRef")
     namespaces = _string_list(doc, "spec.namespaces")
     for i, ns in enumerate(namespaces):
-        if not _LABEL.match(ns):
+        if not _LABEL.fullmatch(ns):
             raise doc.error(f"spec.namespaces[{i}]", f"{ns!r} is not a valid namespace name")
     selector = _selector(doc, "spec.namespaceSelector")
     if not namespaces and selector is None:
         namespaces = (namespace,)
     secret_name = doc.string("spec.name") or name
-    if not _SUBDOMAIN.match(secret_name):
+    if not _SUBDOMAIN.fullmatch(secret_name):
         raise doc.error("spec.name", f"{secret_name!r} is not a valid Secret name")
     template = _template(doc, "spec.template") or SecretTemplate()
     if not template.type:
@@ -868,7 +870,7 @@ def parse_key_vault_secret(doc: Doc, environ: Mapping[str, str]) -> KeyVaultTarg
     if problem:
         raise doc.error("spec.vaultUrl", f"{url!r} {problem}")
     secret_name = doc.string("spec.secretName", required=True)
-    if not _KV_SECRET_NAME.match(secret_name):
+    if not _KV_SECRET_NAME.fullmatch(secret_name):
         raise doc.error("spec.secretName", f"{secret_name!r}: Key Vault secret names are 1-127 letters, digits "
                                            "and hyphens")
     value = doc.get("spec.value", str)
@@ -911,7 +913,7 @@ def check_vault_url(url: str, cloud: Cloud) -> str | None:
     if not host.isascii() or host != host.lower() or not host.endswith(suffix):
         return f"host must be <vault>{suffix} (lowercase) for environmentType {cloud.name}"
     vault = host[: -len(suffix)]
-    if not _KV_VAULT_NAME.match(vault) or "--" in vault:
+    if not _KV_VAULT_NAME.fullmatch(vault) or "--" in vault:
         return "vault name must be 3-24 lowercase letters, digits and single hyphens"
     return None
 

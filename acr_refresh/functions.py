@@ -59,22 +59,27 @@ def config_path(environ: Mapping[str, str] | None = None) -> str:
 
 
 def _deadline(environ: Mapping[str, str], default: float) -> float:
+    """``ACR_REFRESH_DEADLINE`` capped at ``default``. Raises ValueError naming the setting."""
     raw = environ.get("ACR_REFRESH_DEADLINE", "").strip()
     if not raw:
         return default
     from .durations import parse_duration
 
-    return min(parse_duration(raw).total_seconds(), default)
+    try:
+        return min(parse_duration(raw).total_seconds(), default)
+    except ValueError as exc:
+        raise ValueError(f"ACR_REFRESH_DEADLINE: {exc}") from exc
 
 
 def _shared_services(config: Any, environ: Mapping[str, str]) -> Any:
-    """One Services per warm instance (rebuilt when the cluster list changes)."""
+    """One Services per warm instance (the config's clusters are registered at each run)."""
     global _services
     from .run import Services
 
     with _services_lock:
         if _services is None:
-            concurrency = int(environ.get("ACR_REFRESH_CONCURRENCY", "16") or 16)
+            raw = environ.get("ACR_REFRESH_CONCURRENCY", "16") or "16"
+            concurrency = int(raw) if raw.strip().isdigit() else 16
             _services = Services(pool_size=concurrency, clusters=config.clusters)
         return _services
 
@@ -104,9 +109,13 @@ def parse_body(raw: bytes) -> dict[str, Any]:
 
 
 def _options(environ: Mapping[str, str], deadline: float, body: Mapping[str, Any] | None = None) -> Any:
+    """Run options from app settings and the request body. Raises ValueError naming a bad setting."""
     from .run import RunOptions
 
     body = body or {}
+    raw = environ.get("ACR_REFRESH_CONCURRENCY", "16") or "16"
+    if not raw.strip().isdigit() or not 1 <= int(raw) <= 1024:
+        raise ValueError(f"ACR_REFRESH_CONCURRENCY must be a whole number from 1 to 1024, got {raw!r}")
     return RunOptions(
         generators=tuple(body.get("generators", ())),
         dry_run=bool(body.get("dryRun", False)),
@@ -136,8 +145,11 @@ def refresh(raw_body: bytes, environ: Mapping[str, str] | None = None) -> Answer
         except ConfigError as exc:
             return Answer(503, {"ok": False, "error": scrub(f"invalid config: {exc}")})
         try:
-            report = run(config, _options(env, _deadline(env, HTTP_DEADLINE_SECONDS), body),
-                         services=_shared_services(config, env))
+            options = _options(env, _deadline(env, HTTP_DEADLINE_SECONDS), body)
+        except ValueError as exc:
+            return Answer(503, {"ok": False, "error": scrub(f"invalid app setting: {exc}")})
+        try:
+            report = run(config, options, services=_shared_services(config, env))
         except UsageError as exc:
             return Answer(400, {"ok": False, "error": scrub(str(exc))})
         _log_summary(report)
@@ -151,12 +163,13 @@ def plan(environ: Mapping[str, str] | None = None) -> Answer:
     from .config import load_config
     from .errors import ConfigError
     from .plan import plan_dict
+    from .redact import scrub
 
     env = os.environ if environ is None else environ
     try:
         config = load_config(config_path(env), strict=_strict(env), environ=env)
     except ConfigError as exc:
-        return Answer(503, {"ok": False, "error": f"invalid config: {exc}"})
+        return Answer(503, {"ok": False, "error": scrub(f"invalid config: {exc}")})
     return Answer(200, plan_dict(config))
 
 

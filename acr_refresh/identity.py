@@ -9,6 +9,7 @@ Credential objects also keep azure-identity's own token cache, so a long-lived p
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import threading
@@ -51,6 +52,8 @@ class IdentityKey:
     resource_id: str = ""
     service_account: str = ""
     """``namespace/name`` of a ServiceAccount (workload identity through TokenRequest)."""
+    secret_digest: str = field(default="", repr=False)
+    """A digest of a client secret, so a rotated secret gets a new credential (never shown anywhere)."""
 
     def describe(self) -> str:
         """A one-line description for plans, reports and logs."""
@@ -154,7 +157,9 @@ class Identities:
             client_id = self._read_ref(auth.client_id, "clientId")
             secret = self._read_ref(auth.client_secret, "clientSecret")
             tenant = self._tenant_path(gen.tenant_id, gen)
-            key = IdentityKey("servicePrincipal", tenant=tenant, authority=authority, client_id=client_id)
+            digest = hashlib.sha256(secret.encode()).hexdigest()[:16]
+            key = IdentityKey("servicePrincipal", tenant=tenant, authority=authority, client_id=client_id,
+                              secret_digest=digest)
 
             def sp_factory() -> Any:
                 from azure.identity import ClientSecretCredential
@@ -303,11 +308,13 @@ class Identities:
         return EntraToken(access.token, int(access.expires_on))
 
     def forget_tokens(self) -> None:
-        """Drop per-run token results (the credential objects and their own caches stay)."""
+        """Drop per-run results: tokens, secretRef values, ServiceAccounts and remembered failures (credential
+        objects that were built stay, with azure-identity's own expiring token caches)."""
         self._tokens = OnceMap()
         self._refs = OnceMap()
         self._secrets = OnceMap()
         self._service_accounts = OnceMap()
+        self._credentials.discard_failed()
 
     def close(self) -> None:
         for cred in self._credentials.values():

@@ -52,6 +52,12 @@ class OnceMap(Generic[K, V]):
         with self._lock:
             self._slots.pop(key, None)
 
+    def discard_failed(self) -> None:
+        """Forget every key whose computation failed, so the next ``get`` tries again."""
+        with self._lock:
+            for key in [k for k, slot in self._slots.items() if slot.done.is_set() and slot.error is not None]:
+                del self._slots[key]
+
     def values(self) -> Iterator[V]:
         """The values computed successfully so far."""
         with self._lock:

@@ -36,6 +36,9 @@ def register(value: str | None) -> None:
         return
     with _lock:
         if value in _secrets:
+            # Seen again: move it to the newest end, so a secret in use is never the one dropped.
+            del _secrets[value]
+            _secrets[value] = None
             return
         _secrets[value] = None
         while len(_secrets) > MAX_REGISTERED:

@@ -188,9 +188,10 @@ class _Item:
 
 
 def _error(exc: BaseException) -> str:
+    # Scrub first: truncating first could cut a secret in two and leave a recognisable half.
     if isinstance(exc, AcrRefreshError):
-        return scrub(truncate(str(exc), 500))
-    return scrub(truncate(f"unexpected {type(exc).__name__}: {exc}", 500))
+        return truncate(scrub(str(exc)), 500)
+    return truncate(scrub(f"unexpected {type(exc).__name__}: {exc}"), 500)
 
 
 class _Run:
@@ -199,6 +200,10 @@ class _Run:
         self.options = options
         self.services = services
         self.stop = stop
+        # Identity results (Entra tokens, secretRef values, errors) are per run: a warm process must pick up
+        # a rotated secret or a recovered endpoint. Credential objects stay, with their own expiring caches.
+        services.identities.forget_tokens()
+        self.margins: set[timedelta | None] = {None}
         self.minter = Minter(services.identities, services.acr, cache=services.tokens, now=services.now)
         t0 = time.monotonic()
         self.deadline = t0 + options.deadline_seconds if options.deadline_seconds is not None else None
@@ -229,7 +234,7 @@ class _Run:
             for cluster in kt.clusters:
                 try:
                     namespaces = self.namespaces(kt, cluster)
-                except AcrRefreshError as exc:
+                except Exception as exc:  # noqa: BLE001 - one cluster's failure must not stop the others
                     entry.targets.append(TargetReport("KubernetesSecret", "failed", cluster=cluster,
                                                       namespace=kt.namespace, name=kt.secret_name,
                                                       error=_error(exc)))
@@ -284,7 +289,8 @@ class _Run:
             return
         if self.options.force:
             return
-        min_remaining = item.target.min_remaining or self.options.min_remaining
+        min_remaining = (item.target.min_remaining if item.target.min_remaining is not None
+                         else self.options.min_remaining)
         fresh, _why = freshness.verdict(stored, now=now, wanted_hash=wanted, min_remaining=min_remaining,
                                         refresh_interval=refresh_interval)
         if fresh:
@@ -299,9 +305,14 @@ class _Run:
         if reason:
             entry.error = reason
             return None
-        margins = [i.target.min_remaining or self.options.min_remaining for i in stale] or [None]
-        if self.options.force or self.options.dry_run:
-            margins = [timedelta.max]  # a forced run or a dry run proves auth now: no reuse
+        # A token cached from an earlier run is reused only if it satisfies every margin of this run
+        # (generators share exchanges, so the strictest one counts), and never for a refreshInterval target
+        # (its age, not its remaining life, decides) nor on a forced or dry run (they prove auth now).
+        margins = list(self.margins)
+        if self.options.force or self.options.dry_run or any(
+            isinstance(i.target, KubernetesTarget) and i.target.refresh_interval is not None for i in stale
+        ):
+            margins = [timedelta.max]
         try:
             resolved = self.minter.resolve(gen)
             entry.identity = resolved.key.describe()
@@ -383,6 +394,10 @@ class _Run:
         self.each(self.check, [i for g in generators for i in items[g.key]])
         to_mint = [g for g in generators
                    if self.options.dry_run or not items[g.key] or any(i.stale for i in items[g.key])]
+        margins: set[timedelta | None] = {None}
+        margins.update(i.target.min_remaining if i.target.min_remaining is not None else self.options.min_remaining
+                       for g in to_mint for i in items[g.key] if i.stale)
+        self.margins = margins
         minted: dict[str, Credentials] = {}
 
         def mint(gen: Generator) -> None:
@@ -393,9 +408,11 @@ class _Run:
         self.each(mint, to_mint)
         for gen in generators:
             entry = entries[gen.key]
-            if gen not in to_mint and entry.status == "not-attempted" and all(
-                i.report.status in ("fresh", "failed") for i in items[gen.key]
-            ):
+            if gen in to_mint or entry.status != "not-attempted":
+                continue
+            if not all(i.report.status == "fresh" for i in items[gen.key]):
+                entry.error = "not minted: no target was stale, and some could not be checked"
+            else:
                 entry.status = "fresh"
                 expiries = [i.report.expires_at for i in items[gen.key] if i.report.expires_at]
                 entry.expires_at = min(expiries) if expiries else None

@@ -440,3 +440,9 @@ def test_generator_ref_must_exist(tmp_path: Path) -> None:
     path = write(tmp_path, external_secret('password: "{{ .password }}"\n'))
     with pytest.raises(ConfigError, match="no ACRAccessToken default/gen"):
         load_config(path)
+
+
+@pytest.mark.parametrize("registry", ["myregistry\n.azurecr.io", "my registry.azurecr.io", "myregistry.azurecr\t.io"])
+def test_refuses_registry_with_whitespace_or_newlines(tmp_path: Path, registry: str) -> None:
+    refuse(tmp_path, f"registry: {json.dumps(registry)}\nauth: {{managedIdentity: {{}}}}\n", "spec.registry",
+           "whitespace")
