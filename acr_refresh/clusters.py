@@ -11,8 +11,10 @@ A ``Cluster`` named ``default`` replaces the default cluster (in-cluster config 
 
 from __future__ import annotations
 
+import atexit
 import base64
 import binascii
+import contextlib
 import os
 import tempfile
 from collections.abc import Callable
@@ -57,9 +59,11 @@ def api_client_for(cluster: ClusterConfig, identities: Identities, pool_size: in
             ca = base64.b64decode(aks.certificate_authority_data, validate=True)
         except (binascii.Error, ValueError) as exc:
             raise SourceError(f"cluster {cluster.name}: certificateAuthorityData is not base64") from exc
+        # The client wants a file path; it is a public CA certificate, removed when the process exits.
         fd, ca_path = tempfile.mkstemp(prefix=f"acr-refresh-{cluster.name}-", suffix=".crt")
         with os.fdopen(fd, "wb") as fh:
             fh.write(ca)
+        atexit.register(_remove, ca_path)
         configuration.ssl_ca_cert = ca_path
         resolved = identities.resolve(aks)
         scope = f"{AKS_SERVER_APP}/.default"
@@ -81,3 +85,8 @@ def api_client_for(cluster: ClusterConfig, identities: Identities, pool_size: in
         configuration.refresh_api_key_hook = refresh  # type: ignore[assignment]
         refresh(configuration)
     return client.ApiClient(configuration)
+
+
+def _remove(path: str) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(path)
