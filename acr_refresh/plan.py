@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from .config import Config, Generator, ManagedIdentity, ServicePrincipal, WorkloadIdentity
+from .config import (
+    Config,
+    Generator,
+    KeyVaultTarget,
+    KubernetesTarget,
+    ManagedIdentity,
+    ServicePrincipal,
+    WorkloadIdentity,
+)
 
 
 def describe_auth(gen: Generator) -> dict[str, Any]:
@@ -33,6 +41,29 @@ def describe_auth(gen: Generator) -> dict[str, Any]:
             "audiences": [gen.cloud.token_exchange_audience, *sa.audiences]}
 
 
+def describe_target(target: KubernetesTarget | KeyVaultTarget) -> dict[str, Any]:
+    """Where a target object writes, from its config (namespace selectors are resolved only by a run)."""
+    if isinstance(target, KeyVaultTarget):
+        return {"kind": "KeyVaultSecret", "source": target.key, "generator": target.generator,
+                "vault": target.vault_url.rstrip("/"), "secretName": target.secret_name,
+                "identity": describe_auth_block(target.auth) if target.auth else "ambient (DefaultAzureCredential)"}
+    selector = target.selector.to_query() if target.selector else None
+    return {"kind": "KubernetesSecret", "source": target.key, "generator": target.generator,
+            "clusters": list(target.clusters), "namespaces": list(target.namespaces),
+            "namespaceSelector": selector, "excludeNamespaces": list(target.exclude_namespaces),
+            "name": target.secret_name, "type": target.template.type or "Opaque",
+            "creationPolicy": target.creation_policy, "serviceAccounts": list(target.service_accounts)}
+
+
+def describe_auth_block(auth: Any) -> str:
+    """A short description of an ``auth`` block of a target (no values)."""
+    if isinstance(auth, ManagedIdentity):
+        return f"managedIdentity {auth.identity_id or 'system-assigned'}"
+    if isinstance(auth, ServicePrincipal):
+        return f"servicePrincipal ({auth.client_id.describe()})"
+    return "workloadIdentity"
+
+
 def plan_dict(config: Config) -> dict[str, Any]:
     """The plan as JSON-ready data (documented in the README)."""
     return {
@@ -53,6 +84,13 @@ def plan_dict(config: Config) -> dict[str, Any]:
             }
             for g in config.generators
         ],
+        "targets": ([describe_target(t) for t in config.kube_targets]
+                    + [describe_target(t) for t in config.vault_targets]),
+        "clusters": [
+            {"name": c.name, "connection": "inCluster" if c.in_cluster else "kubeconfig" if c.kubeconfig else "aks",
+             "server": c.aks.server if c.aks else None}
+            for c in config.clusters
+        ],
         "notHandled": [
             {"source": str(u.location), "apiVersion": u.api_version, "kind": u.kind, "reason": u.reason}
             for u in config.unhandled
@@ -71,6 +109,19 @@ def plan_text(config: Config) -> str:
         scope = f" scope {g['scope']}" if g["scope"] else ""
         lines.append(f"  {g['namespace']}/{g['name']}: {g['tokenType']} token for {g['registry']}{scope}"
                      f" via {auth['kind']} ({who}) [{g['entraScope']}]")
+    if data["targets"]:
+        lines.append(f"targets: {len(data['targets'])}")
+    for t in data["targets"]:
+        if t["kind"] == "KeyVaultSecret":
+            lines.append(f"  {t['source']} <- {t['generator']}: {t['vault']} secret {t['secretName']} "
+                         f"via {t['identity']}")
+        else:
+            parts = list(t["namespaces"])
+            if t["namespaceSelector"]:
+                parts.append(f"namespaces matching {t['namespaceSelector']}")
+            where = ", ".join(parts)
+            lines.append(f"  {t['source']} <- {t['generator']}: Secret {t['name']} ({t['type']}) in [{where}] "
+                         f"on {', '.join(t['clusters'])}")
     if data["notHandled"]:
         lines.append(f"not handled: {len(data['notHandled'])}")
         for u in data["notHandled"]:

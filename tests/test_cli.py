@@ -142,3 +142,19 @@ def test_shards_need_job_completion_index(tmp_path: Path) -> None:
                      environ={"JOB_COMPLETION_INDEX": "5"})
     assert code == 2
     assert call("run", "--shard", "3/3")[0] == 2
+
+
+def test_plan_lists_targets_and_clusters() -> None:
+    from pathlib import Path as _Path
+
+    examples = _Path(__file__).resolve().parent.parent / "examples"
+    code, out = call("validate", "--config", str(examples), "--output", "json")
+    plan = json.loads(out)
+    assert code == 0
+    kinds = sorted((t["kind"], t["source"]) for t in plan["targets"])
+    assert kinds == [("KeyVaultSecret", "KeyVaultSecret/acr-refresh/demo-registry-password"),
+                     ("KubernetesSecret", "ExternalSecret/acr-refresh/azurecr-credentials"),
+                     ("KubernetesSecret", "KubernetesSecret/acr-refresh/demo-pull-secret")]
+    fanout = next(t for t in plan["targets"] if t["source"].startswith("KubernetesSecret/"))
+    assert fanout["namespaceSelector"] == "acr-refresh/pull=true" and fanout["serviceAccounts"] == ["default"]
+    assert "secret acr-refresh/acr-sp" in json.dumps(plan) and "demo-client-secret" not in json.dumps(plan)
