@@ -13,6 +13,7 @@ import hashlib
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -88,28 +89,58 @@ class Resolved:
     factory: Callable[[], Any]
 
 
+def call_before(deadline: float | None, what: str, fn: Callable[[], Any]) -> Any:
+    """Run ``fn`` but stop waiting for it at ``deadline`` (monotonic, plus a second of grace).
+
+    azure-identity takes no per-call timeout, so a stalled identity endpoint would hold a run for the
+    credential's full timeouts and retries. The call goes on in a daemon thread; the run moves on with an
+    :class:`IdentityError`.
+    """
+    if deadline is None:
+        return fn()
+    box: dict[str, Any] = {}
+    done = threading.Event()
+
+    def target() -> None:
+        try:
+            box["value"] = fn()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller below
+            box["error"] = exc
+        finally:
+            done.set()
+
+    threading.Thread(target=target, daemon=True, name="acr-refresh-identity").start()
+    if not done.wait(max(0.0, deadline - time.monotonic()) + 1.0):
+        raise IdentityError(f"{what}: no answer before the run's deadline")
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
 class SingleFlightCredential:
     """Serialises ``get_token`` per scope set and tenant: the first caller fetches, the others then answer
-    from azure-identity's own cache instead of racing it with requests of their own."""
+    from azure-identity's own cache instead of racing it with requests of their own. With ``deadline``, no
+    caller waits past the run's deadline."""
 
-    def __init__(self, inner: Any) -> None:
+    def __init__(self, inner: Any, deadline: Callable[[], float | None] | None = None) -> None:
         self.inner = inner
+        self._deadline = deadline or (lambda: None)
         self._locks: dict[tuple[Any, ...], threading.Lock] = {}
         self._guard = threading.Lock()
 
-    def get_token(self, *scopes: str, **kwargs: Any) -> Any:
-        key = (scopes, kwargs.get("tenant_id"), kwargs.get("claims"))
+    def _serialised(self, key: tuple[Any, ...], fn: Callable[[], Any]) -> Any:
         with self._guard:
             lock = self._locks.setdefault(key, threading.Lock())
         with lock:
-            return self.inner.get_token(*scopes, **kwargs)
+            return call_before(self._deadline(), f"Entra ID token for {key[0]}", fn)
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> Any:
+        key = (scopes, kwargs.get("tenant_id"), kwargs.get("claims"))
+        return self._serialised(key, lambda: self.inner.get_token(*scopes, **kwargs))
 
     def get_token_info(self, *scopes: str, options: Any = None) -> Any:
         key = (scopes, (options or {}).get("tenant_id"), (options or {}).get("claims"))
-        with self._guard:
-            lock = self._locks.setdefault(key, threading.Lock())
-        with lock:
-            return self.inner.get_token_info(*scopes, options=options)
+        return self._serialised(key, lambda: self.inner.get_token_info(*scopes, options=options))
 
     def close(self) -> None:
         close = getattr(self.inner, "close", None)
@@ -131,7 +162,9 @@ class Identities:
         *,
         environ: Mapping[str, str] | None = None,
         credential_options: Mapping[str, Any] | None = None,
+        deadline: Callable[[], float | None] | None = None,
     ) -> None:
+        self.deadline = deadline
         self._kube = kube
         self._environ = os.environ if environ is None else environ
         self._options = dict(credential_options or {})
@@ -283,7 +316,8 @@ class Identities:
     def credential(self, resolved: Resolved) -> Any:
         """The azure-identity credential for ``resolved`` (one object per identity, kept for reuse), wrapped
         so that concurrent callers (several Key Vault clients, say) cause one token request, not several."""
-        return self._credentials.get(resolved.key, lambda: SingleFlightCredential(resolved.factory()))
+        return self._credentials.get(resolved.key,
+                                     lambda: SingleFlightCredential(resolved.factory(), self.deadline))
 
     def token(self, resolved: Resolved, scope: str) -> EntraToken:
         """An Entra ID token for ``scope``: one request per identity and scope (errors are shared too)."""

@@ -107,7 +107,8 @@ class Services:
                                 retry_backoff=self.retry.backoff,
                                 timeout=(self.retry.connect_timeout, self.retry.read_timeout),
                                 deadline=self._retry_deadline)
-        self.identities = Identities(self.kube, environ=self.environ, credential_options=self.credential_options)
+        self.identities = Identities(self.kube, environ=self.environ, credential_options=self.credential_options,
+                                     deadline=self._retry_deadline)
         # Cluster.aks connections get their Entra tokens from the same identities.
         self.kube.add_factories(cluster_factories(self.clusters, self.identities, self.pool_size))
         self.acr = AcrClient(retry=self.retry, pool_size=self.pool_size, deadline=self._retry_deadline)

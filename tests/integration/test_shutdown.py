@@ -108,7 +108,8 @@ def fanout(em: Emulator, tmp_path: Path, namespaces: int) -> Path:
             """))
 
 
-@pytest.mark.parametrize("endpoint", ["acr.exchange", "kube.secret.apply", "kv.secret.set", "kube.secret.get"])
+@pytest.mark.parametrize("endpoint", ["entra.token", "acr.exchange", "kube.secret.apply", "kv.secret.set",
+                                      "kube.secret.get"])
 def test_a_stalled_service_never_holds_a_run_past_its_deadline(em: Emulator, tmp_path: Path, endpoint: str) -> None:
     config = load_config(fanout(em, tmp_path, 3))
     em.fail(endpoint, status=None, delay=30, count=None)
