@@ -16,7 +16,7 @@ import socketserver
 import threading
 from collections.abc import Callable
 
-from .web import close_sockets
+from .web import serve_in_background, stop_server
 
 log = logging.getLogger("acr_refresh.emulator")
 
@@ -148,15 +148,8 @@ class ConnectProxy(socketserver.ThreadingTCPServer):
         log.debug("proxy connection error from %s", client_address, exc_info=True)
 
     def start(self) -> None:
-        self._thread = threading.Thread(
-            target=self.serve_forever, kwargs={"poll_interval": 0.05}, name="emulator-proxy", daemon=True
-        )
-        self._thread.start()
+        self._thread = serve_in_background(self, "emulator-proxy")
 
     def close(self) -> None:
         """Stop accepting, cut every tunnel and close the listening socket."""
-        self.shutdown()
-        self.server_close()
-        close_sockets(self._conns, self._conns_lock)
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        stop_server(self, self._conns, self._conns_lock, self._thread)

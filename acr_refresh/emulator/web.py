@@ -12,6 +12,7 @@ import collections
 import json
 import logging
 import socket
+import socketserver
 import ssl
 import threading
 import time
@@ -353,17 +354,28 @@ class _Server(ThreadingHTTPServer):
             self._conns.discard(sock)
 
     def start(self, name: str) -> None:
-        self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05}, name=name)
-        self._thread.daemon = True
-        self._thread.start()
+        self._thread = serve_in_background(self, name)
 
     def close(self) -> None:
         """Stop accepting, end every open connection and close the listening socket."""
-        self.shutdown()
-        self.server_close()
-        close_sockets(self._conns, self._conns_lock)
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        stop_server(self, self._conns, self._conns_lock, self._thread)
+
+
+def serve_in_background(server: socketserver.BaseServer, name: str) -> threading.Thread:
+    """Run ``server.serve_forever`` in a daemon thread (polling often, so ``shutdown`` is quick)."""
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, name=name, daemon=True)
+    thread.start()
+    return thread
+
+
+def stop_server(server: socketserver.BaseServer, socks: set[socket.socket], lock: threading.Lock,
+                thread: threading.Thread | None) -> None:
+    """Stop accepting, cut every open connection, close the listening socket and join the thread."""
+    server.shutdown()
+    server.server_close()
+    close_sockets(socks, lock)
+    if thread is not None:
+        thread.join(timeout=5)
 
 
 def close_sockets(socks: set[socket.socket], lock: threading.Lock) -> None:

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import signal
 import subprocess
 import sys
+import textwrap
 import time
 from pathlib import Path
 
+import pytest
+
+from acr_refresh.acr import RetryPolicy, jwt_times
+from acr_refresh.config import load_config
 from acr_refresh.emulator import Emulator
+from acr_refresh.run import RunOptions, Services, run
 from tests.conftest import TENANT, acr_generator, write_config
 
 
@@ -21,6 +28,13 @@ def three_registries(em: Emulator, tmp_path: Path) -> Path:
         em.add_registry(host, tenant=TENANT)
         docs.append(acr_generator(f"g{i}", registry=host))
     return write_config(tmp_path, *docs)
+
+
+def wait_for(em: Emulator, endpoint: str, count: int, timeout: float = 20) -> None:
+    """Block until the emulator has received ``count`` requests to ``endpoint`` (the work is in flight)."""
+    deadline = time.monotonic() + timeout
+    while em.counts[endpoint] < count and time.monotonic() < deadline:
+        time.sleep(0.02)
 
 
 def start(config: Path, *args: str) -> subprocess.Popen[str]:
@@ -47,9 +61,7 @@ def test_sigterm_finishes_in_flight_work_reports_and_exits_143(em: Emulator, tmp
     config = three_registries(em, tmp_path)
     em.fail("acr.exchange", status=None, delay=2.0, count=1)
     proc = start(config)
-    deadline = time.monotonic() + 20
-    while em.counts["acr.exchange"] == 0 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_for(em, "acr.exchange", 1)
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 143, err
@@ -63,9 +75,7 @@ def test_sigint_exits_130(em: Emulator, tmp_path: Path) -> None:
     config = three_registries(em, tmp_path)
     em.fail("acr.exchange", status=None, delay=1.0, count=1)
     proc = start(config)
-    deadline = time.monotonic() + 20
-    while em.counts["acr.exchange"] == 0 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_for(em, "acr.exchange", 1)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
@@ -73,14 +83,7 @@ def test_sigint_exits_130(em: Emulator, tmp_path: Path) -> None:
 
 # ----------------------------------------------------------------------- under faults (the matrix's)
 
-import base64  # noqa: E402
-import textwrap  # noqa: E402
 
-import pytest  # noqa: E402
-
-from acr_refresh.acr import RetryPolicy, jwt_times  # noqa: E402
-from acr_refresh.config import load_config  # noqa: E402
-from acr_refresh.run import RunOptions, Services, run  # noqa: E402
 
 
 def fanout(em: Emulator, tmp_path: Path, namespaces: int) -> Path:
@@ -144,9 +147,7 @@ def test_sigterm_mid_write_leaves_every_target_old_or_new(em: Emulator, tmp_path
     em.fail("kube.secret.apply", status=None, delay=0.7, count=None)
     em.reset_counts()
     proc = start(config, "--concurrency", "2", "--force")
-    deadline = time.monotonic() + 20
-    while em.counts["kube.secret.apply"] < 2 and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_for(em, "kube.secret.apply", 2)
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=60)
     em.clear_faults()
