@@ -105,7 +105,7 @@ OPENAPI="pkg/generated/openapi/zz_generated.openapi.go"
 if [ ! -s "$OPENAPI" ]; then
   log "generating $OPENAPI with the vendored openapi-gen (as upstream's make gen_openapi)"
   "$GO" build -o "$CACHE/openapi-gen" ./vendor/k8s.io/kube-openapi/cmd/openapi-gen >&2
-  pkgs=$(grep -rl --include=doc.go '+k8s:openapi-gen=' \
+  pkgs=$(grep -rl --include='*.go' '^// *+k8s:openapi-gen=' \
            staging/src/k8s.io/api staging/src/k8s.io/apimachinery staging/src/k8s.io/apiextensions-apiserver \
            staging/src/k8s.io/kube-aggregator staging/src/k8s.io/apiserver staging/src/k8s.io/metrics \
            staging/src/k8s.io/kube-proxy staging/src/k8s.io/kubelet staging/src/k8s.io/kube-scheduler \
@@ -124,5 +124,6 @@ mkdir -p "$CACHE/bin"
   || die "go build ./cmd/kube-apiserver failed"
 mv "$CACHE/bin/kube-apiserver.tmp" "$CACHE/bin/kube-apiserver"
 ln -sf "$ETCD" "$CACHE/bin/etcd"
-rm -rf "$GOPATH_DIR/pkg"
+# Keep the binaries only: the source tree and Go's build cache are about 1.6 GB.
+rm -rf "$SRC" "$GOPATH_DIR" "$CACHE/gocache" "$CACHE/openapi-gen"
 echo "$CACHE"

@@ -17,6 +17,8 @@ import pytest
 from acr_refresh.acr import RetryPolicy
 from acr_refresh.emulator import Emulator
 from acr_refresh.run import Services
+from tests.kubeserver import ApiServer, BuildError
+from tests.tiers import RealTierEmulator, bootstrap_job_rbac
 
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 SP_CLIENT = "0f6c2e54-1b5f-4c4e-9a53-aaaaaaaaaaaa"
@@ -42,10 +44,49 @@ def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempP
     monkeypatch.setenv("KUBECONFIG", str(home / "no-kubeconfig"))
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests marked ``kube`` that take ``em`` run on both tiers, unless marked ``emulator_only(reason)``."""
+    if "em" in metafunc.fixturenames and metafunc.definition.get_closest_marker("kube") is not None:
+        tiers = ["emulator"] if metafunc.definition.get_closest_marker("emulator_only") else ["emulator", "real"]
+        metafunc.parametrize("tier", tiers, indirect=True)
+
+
 @pytest.fixture
-def em(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Emulator]:
-    """A started emulator with one tenant, a service principal, the registry, and its settings applied."""
-    with Emulator() as emulator:
+def tier(request: pytest.FixtureRequest) -> str:
+    """``emulator`` or ``real``: which Kubernetes API server stands behind ``em``'s kube port."""
+    return str(getattr(request, "param", "emulator"))
+
+
+@pytest.fixture(scope="session")
+def api_server() -> Iterator[ApiServer]:
+    """One real kube-apiserver (and etcd) for the whole session; built on first use (minutes, once)."""
+    try:
+        server = ApiServer()
+        server.start()
+    except BuildError as exc:
+        pytest.fail(f"the real Kubernetes API server tier cannot run here: {exc}", pytrace=False)
+    try:
+        bootstrap_job_rbac(server)
+        yield server
+    finally:
+        server.stop()
+
+
+def new_emulator(request: pytest.FixtureRequest, tier: str) -> Emulator:
+    """An unstarted emulator of ``tier`` (the real tier resets the shared API server when the test ends)."""
+    if tier != "real":
+        return Emulator()
+    server: ApiServer = request.getfixturevalue("api_server")
+    request.addfinalizer(lambda: (server.reset(), bootstrap_job_rbac(server)))
+    return RealTierEmulator(server)
+
+
+@pytest.fixture
+def em(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, request: pytest.FixtureRequest, tier: str
+       ) -> Iterator[Emulator]:
+    """A started emulator with one tenant, a service principal, the registry, and its settings applied.
+    In tests marked ``kube`` it runs once per tier (see :mod:`tests.tiers`)."""
+    with new_emulator(request, tier) as emulator:
         emulator.add_tenant(TENANT)
         emulator.add_service_principal(TENANT, SP_CLIENT, SP_SECRET)
         emulator.add_registry(REGISTRY, tenant=TENANT)

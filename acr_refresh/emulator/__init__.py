@@ -123,6 +123,7 @@ a client); Kubernetes Secret data is not added (it holds non-secret values too).
 """
 
 from .core import ENDPOINTS, Emulator
+from .upstream import KubeUpstream
 from .web import RecordedRequest
 
-__all__ = ["ENDPOINTS", "Emulator", "RecordedRequest"]
+__all__ = ["ENDPOINTS", "Emulator", "KubeUpstream", "RecordedRequest"]

@@ -24,6 +24,7 @@ from .managed_identity import APP_SERVICE_PATH, ManagedIdentities
 from .proxy import ConnectProxy
 from .state import Context, rfc3339
 from .tls import CertificateAuthority
+from .upstream import KubeUpstream
 from .web import Fault, RecordedRequest, Request, Response, Route, apply_route, make_server
 
 ENDPOINTS: tuple[str, ...] = (
@@ -61,6 +62,7 @@ class Emulator:
         *,
         kube_issuer: str | None = None,
         kube_user: str = DEFAULT_USER,
+        kube_upstream: KubeUpstream | None = None,
     ) -> None:
         self._ctx = Context(clock)
         self._entra = Entra(self._ctx, entra_token_lifetime)
@@ -73,6 +75,7 @@ class Emulator:
             self._ctx, KubeStore(self._ctx), self.kube_issuer, self.kube_token, entra=self._entra, user=kube_user
         )
         self._kv = KeyVault(self._ctx, self._entra)
+        self._kube_upstream = kube_upstream
         self._ctx.remember(self.identity_header, self.kube_token)
         self._proxy_hosts: list[str] = []
         self._proxy_lock = threading.Lock()
@@ -382,6 +385,11 @@ class Emulator:
         """Undo :meth:`forbid_namespace`."""
         self._kube.allow(namespace)
 
+    def trust_oidc_issuer(self, issuer: str, ca_file: str) -> None:
+        """Let emulated Entra verify federated assertions from an outside OIDC ``issuer`` (a real API server)
+        by fetching its discovery document and JWKS over HTTPS verified with ``ca_file``."""
+        self._ctx.external_issuers[issuer] = ca_file
+
     def enable_aks_auth(self, *, tenant: str | None = None) -> None:
         """Make the API server also accept this emulator's Entra access tokens for the AKS server application
         (scope ``6dae42f8-4368-4678-94ff-3960e28e3630/.default``), of ``tenant`` only when given; the user is
@@ -496,7 +504,10 @@ class Emulator:
         return apply_route(self._mi.route(req), req, self._ctx.recorder)
 
     def _dispatch_kube(self, req: Request) -> Response:
-        return apply_route(self._kube.route(req), req, self._ctx.recorder)
+        route = self._kube.route(req)
+        if self._kube_upstream is not None:  # a real API server behind: name, count, fault, then forward
+            route = Route(route.endpoint, self._kube_upstream.forward, route.error_body)
+        return apply_route(route, req, self._ctx.recorder)
 
 
 def _seconds(value: float | datetime | None) -> int | None:

@@ -20,6 +20,7 @@ HS256-signed with a key only the emulator holds.
 
 from __future__ import annotations
 
+import json
 import functools
 import re
 import secrets
@@ -499,8 +500,10 @@ class Entra:
                 f"'{','.join(auds)}'.",
             )
         key = self._ctx.issuer_keys.get(str(iss))
-        if key is None:
-            # Entra would fetch the issuer's OIDC keys; the emulator only knows its own issuers.
+        ca_file = self._ctx.external_issuers.get(str(iss))
+        if key is None and ca_file is None:
+            # Entra would fetch any issuer's OIDC keys; the emulator reaches only its own issuers and the
+            # outside ones registered with Emulator.trust_oidc_issuer (no internet here).
             raise _TokenError(
                 401,
                 "invalid_client",
@@ -508,7 +511,17 @@ class Entra:
                 f"Request to External OIDC endpoint failed. Issuer '{iss}' is not reachable.",
             )
         try:
-            jwt.decode(assertion, key)
+            if key is not None:
+                jwt.decode(assertion, key)
+            else:
+                jwt.decode_rs256(assertion, _fetch_jwks(str(iss), str(ca_file)))
+        except OSError:
+            raise _TokenError(
+                401,
+                "invalid_client",
+                50166,
+                f"Request to External OIDC endpoint failed. Issuer '{iss}' is not reachable.",
+            ) from None
         except jwt.JWTError:
             raise _TokenError(
                 401, "invalid_client", 700027, "Client assertion failed signature validation."
@@ -581,3 +594,27 @@ def _aad_error(req: Request, status: int, error: str, code: int, message: str) -
             "error_uri": f"https://{req.host or 'login.microsoftonline.com'}/error?code={code}",
         },
     )
+
+
+def _fetch_jwks(issuer: str, ca_file: str) -> dict[str, Any]:
+    """The issuer's JWKS, found as Entra finds it: ``{issuer}/.well-known/openid-configuration`` names
+    ``jwks_uri``. Unauthenticated HTTPS, verified with ``ca_file``. Raises OSError when unreachable."""
+    import ssl
+    import urllib.request
+
+    context = ssl.create_default_context(cafile=ca_file)
+
+    def get(url: str) -> dict[str, Any]:
+        try:
+            with urllib.request.urlopen(url, context=context, timeout=10) as resp:  # noqa: S310 - https only
+                data = json.loads(resp.read(1 << 20))
+        except ValueError as exc:
+            raise OSError(f"{url}: not JSON") from exc
+        if not isinstance(data, dict):
+            raise OSError(f"{url}: not a JSON object")
+        return data
+
+    discovery = get(issuer.rstrip("/") + "/.well-known/openid-configuration")
+    if discovery.get("issuer") != issuer or not str(discovery.get("jwks_uri", "")).startswith("https://"):
+        raise OSError("discovery document does not match the issuer")
+    return get(str(discovery["jwks_uri"]))

@@ -97,3 +97,34 @@ def audiences(claims: dict[str, Any]) -> list[str]:
     if isinstance(aud, list):
         return [a for a in aud if isinstance(a, str)]
     return []
+
+
+def decode_rs256(token: str, jwks: dict[str, Any]) -> dict[str, Any]:
+    """Claims of ``token`` after checking its RS256 signature against a JWKS document (``{"keys": [...]}``),
+    as Entra checks a federated assertion against the issuer's published keys. The key is chosen by ``kid``
+    (any RSA key when the token has none). Time claims are not checked here. Raises :class:`JWTError`."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+    claims = unverified_claims(token)
+    header_b64, payload_b64, sig_b64 = token.split(".")
+    header = json.loads(b64url_decode(header_b64))
+    if header.get("alg") != "RS256":
+        raise JWTError("unexpected JWT algorithm")
+    keys = [k for k in (jwks.get("keys") or []) if isinstance(k, dict) and k.get("kty") == "RSA"]
+    kid = header.get("kid")
+    candidates = [k for k in keys if kid is None or k.get("kid") == kid]
+    if not candidates:
+        raise JWTError("no published key matches the token's kid")
+    signed = f"{header_b64}.{payload_b64}".encode("ascii")
+    signature = b64url_decode(sig_b64)
+    for jwk in candidates:
+        try:
+            numbers = rsa.RSAPublicNumbers(int.from_bytes(b64url_decode(jwk["e"]), "big"),
+                                           int.from_bytes(b64url_decode(jwk["n"]), "big"))
+            numbers.public_key().verify(signature, signed, padding.PKCS1v15(), hashes.SHA256())
+            return claims
+        except (InvalidSignature, KeyError, ValueError, TypeError):
+            continue
+    raise JWTError("JWT signature does not match any published key")

@@ -21,6 +21,9 @@ class Context:
         self._secrets: set[str] = set()
         # OIDC issuer URL -> HS256 key of tokens it issues (the emulated Kubernetes service-account issuer).
         self.issuer_keys: dict[str, bytes] = {}
+        # OIDC issuer URL -> CA file of an outside issuer (a real API server) whose discovery document and
+        # JWKS Entra fetches to verify RS256 assertions, as it does for any federated credential's issuer.
+        self.external_issuers: dict[str, str] = {}
 
     def now(self) -> int:
         """The emulator's current time, whole seconds since the epoch (as JWT time claims use)."""

@@ -16,6 +16,8 @@ from acr_refresh.emulator import Emulator
 from acr_refresh.run import RunOptions, run
 from tests.conftest import MI_CLIENT, REGISTRY, SP_SECRET, TENANT, acr_generator, fast_services, write_config
 
+pytestmark = pytest.mark.kube
+
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "eso"
 VAULT = "teamvault.vault.azure.net"
 
