@@ -83,10 +83,10 @@ def inputs_hash(target: KubernetesTarget | KeyVaultTarget, gen: Generator) -> st
 
 
 def _render(source: str, data: dict[str, Any], where: str, key: str) -> str:
-    from .gotemplate import TemplateError, parse
+    from .gotemplate import StringMap, TemplateError, parse
 
-    try:
-        return parse(source, name=key).execute(data)
+    try:  # ESO's template data is a map[string]string (so `hasKey .` fails there as it does in ESO)
+        return parse(source, name=key).execute(StringMap({k: str(v) for k, v in data.items()}))
     except TemplateError as exc:
         raise RenderError(f"{where}: {exc}") from exc
 
