@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench clean
+.PHONY: demo test lint typecheck unit bench clean conformance
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,11 @@ unit: $(STAMP)
 	$(BIN)/python -m pytest
 
 test: lint unit
+
+# Go's own text/template tables through our engine (pass rate per source), then the real-Go differential checks.
+conformance: $(STAMP)
+	$(BIN)/python -m tests.gotemplate.conformance
+	$(BIN)/python -m pytest -q tests/gotemplate
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
