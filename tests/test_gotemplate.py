@@ -58,7 +58,7 @@ def test_eso_error_cases() -> None:
         render("{{ .example | b64dec }}", {"example": "iam_no_base64"})
     with pytest.raises(TemplateExecError, match="fromJson: invalid JSON"):
         render('{{ "{ # no json # }" | fromJson }}', {})
-    with pytest.raises(TemplateSyntaxError, match=r"template: key:1:4: "):
+    with pytest.raises(TemplateSyntaxError, match=r"template: key:1: "):  # Go's parse errors: line only
         parse("{{ #xx }}", name="key")
     with pytest.raises(TemplateExecError, match=r'template: key:1:4: .*map has no entry for key "unknown"'):
         render("{{ .unknown }}", {}, name="key")
@@ -123,7 +123,7 @@ def test_argocd_style() -> None:
     ("{{ $x := 1 }}{{ if true }}{{ $x := 2 }}{{ $x }}{{ end }}{{ $x }}", "21"),
     ("{{ index .list 1 }} {{ index .m \"k\" }} {{ index .nested \"a\" \"b\" }} {{ index \"AB\" 0 }}",
      "b v 7 65"),
-    ("[{{ index . \"no-such-key\" }}] [{{ index .m \"nokey\" }}]", "[] [<no value>]"),
+    ("[{{ index . \"no-such-key\" }}] [{{ index .m \"nokey\" }}]", "[<no value>] [<no value>]"),
     ("{{ .nested.a.b }} {{ (.nested).a.b }} {{ $n := .nested }}{{ $n.a.b }}", "7 7 7"),
     ("{{ .null }}|{{ print .null }}|{{ .list }}|{{ .m2 }}|{{ .floaty }}",
      "<no value>|<nil>|[a b c]|map[a:1 b:2 c:3]|0.5"),
@@ -156,6 +156,19 @@ def test_language(source: str, want: str) -> None:
      "3.141590 3.14    3.142 1.234568e+03 0.1 1e+08 1.23e+03"),
     ('{{ printf "%t %v %d" true (list 1 2) (list 3 4) }}', "true [1 2] [3 4]"),
     ('{{ printf "100%%" }} {{ printf "%d" }} {{ printf "%" }}', "100% %!d(MISSING) %!(NOVERB)"),
+    # Go's in-band errors instead of failing: wrong type, extra arguments, unknown verb
+    ('{{ printf "%d|%s|%z" "s" 1 2 }}', "%!d(string=s)|%!s(int=1)|%!z(int=2)"),
+    ('{{ printf "x" 1 "y" nil }}', "x%!(EXTRA int=1, string=y, <nil>)"),
+    ('{{ printf "%T %T %T %T %T %T" 1 1.5 "s" nil (list) (dict) }}',
+     "int float64 string <nil> []interface {} map[string]interface {}"),
+    ('{{ printf "%5.1f|%-6.2e|%+d|% d|%08.3f|%x|%X|%q" 3.14159 1234.5 5 5 -3.14159 "hi" 255 "a\tb" }}',
+     '  3.1|1.23e+03|+5| 5|-003.142|6869|FF|"a\\tb"'),
+    ('{{ printf "%*d|%-*d|%.*f" 4 7 3 1 2 3.14159 }}', "   7|1  |3.14"),
+    ('{{ printf "%v %d %s" (list 1 nil "a") (list 1 2) (dict "k" "v") }}', "[1 <nil> a] [1 2] map[k:v]"),
+    ('{{ printf "%#v %#v %#v" "s" 1 (list 1 "a") }}', '"s" 1 []interface {}{1, "a"}'),
+    ('{{ printf "%c %U %#x %o %b %O" 65 65 255 8 5 8 }}', "A U+0041 0xff 10 101 0o10"),
+    ('{{ printf "%g %v %.2g %e" 1e21 1e-7 123.0 0.0 }}', "1e+21 1e-07 1.2e+02 0.000000e+00"),
+    ('{{ printf "%v %g" 1+2i 2i }}', "(1+2i) (0+2i)"),
 ])
 def test_printf(source: str, want: str) -> None:
     assert render(source, {}) == want
@@ -204,15 +217,18 @@ def test_functions_list() -> None:
 # ------------------------------------------------------------------------------------------------- errors
 
 @pytest.mark.parametrize(("source", "message"), [
-    ("{{ env \"HOME\" }}", "template: t:1:4: unsupported function 'env'"),
-    ("x\n{{ expandenv \"$HOME\" }}", "template: t:2:4: unsupported function 'expandenv'"),
-    ('{{ define "x" }}{{ end }}', "template: t:1:4: unsupported action 'define'"),
-    ('{{ template "x" }}', "unsupported action 'template'"),
-    ('{{ block "x" . }}{{ end }}', "unsupported action 'block'"),
-    ("ab\ncd {{ .x ", "template: t:2:10: unclosed action"),
-    ("{{ .x }}{{ end }}", "template: t:1:12: unexpected {{end}}"),
+    ("{{ env \"HOME\" }}", 'template: t:1: unsupported function "env": templates never read the environment'),
+    ("x\n{{ expandenv \"$HOME\" }}", 'template: t:2: unsupported function "expandenv"'),
+    ("{{ nosuchfunc }}", 'template: t:1: function "nosuchfunc" not defined'),
+    ('{{ if 1 }}{{ define "x" }}{{ end }}{{ end }}', "unexpected <define> in command"),
+    ('{{ define "x" }}a{{ end }}{{ define "x" }}b{{ end }}', 'multiple definition of template "x"'),
+    ('{{ template .x }}', "unexpected \".x\" in template clause"),
+    ('{{ block "x" }}{{ end }}', "missing value for block clause"),
+    ("ab\ncd {{ .x ", "template: t:2: unclosed action"),
+    ("ab\n{{ .x\n\n", "template: t:4: unclosed action started at t:2"),
+    ("{{ .x }}{{ end }}", "template: t:1: unexpected {{end}}"),
     ("{{ else }}", "unexpected {{else}}"),
-    ("{{ if .x }}\nyes", "template: t:1:4: unexpected EOF: {{if}} has no matching {{end}}"),
+    ("{{ if .x }}\nyes", "unexpected EOF"),
     ("{{ range .x }}{{ else }}{{ else }}{{ end }}", "expected {{end}}; found {{else}}"),
     ("{{ /* c */ }}", "unexpected \"/\" in command"),
     ("{{/* c */ x }}", "comment ends before closing delimiter"),
@@ -222,24 +238,19 @@ def test_functions_list() -> None:
     ('{{ "\\q" }}', "invalid syntax in quoted string"),
     ("{{ 'ab' }}", "malformed character constant"),
     ("{{ 1a }}", "bad number syntax"),
-    ("{{ 99999999999999999999 }}", "number out of range"),
+    ("{{ 99999999999999999999 }}", 'integer overflow: "99999999999999999999"'),
+    ("{{ 1__0 }}", "illegal number syntax"),
     ("{{ ( .x }}", "unclosed left paren"),
-    ("{{ .x ) }}", "unexpected right paren"),
+    ("{{ .x ) }}", 'unexpected ")" in command'),
     ("{{ }}", "missing value for command"),
     ("{{ .x | }}", "missing command after '|'"),
     ("{{ $y }}", 'undefined variable "$y"'),
-    ("{{ $y = 1 }}", 'undefined variable "$y"'),
     ("{{ break }}", "{{break}} outside {{range}}"),
-    ("{{ nil }}", "nil is not a command"),
-    ('{{ "x" 1 }}', "can't give argument to non-function \"x\""),
     ("{{ .x | 1 }}", "non executable command in pipeline stage 2"),
-    ("{{ b64enc }}", "wrong number of args for b64enc: want 1 got 0"),
-    ('{{ "a" | replace "b" }}', "wrong number of args for replace: want 3 got 2"),
     ("{{ .x.y€ }}", "bad character U+20AC '€'"),
     ("{{ \x01 }}", "unrecognized character in action: U+0001"),
     ("{{ 1.x }}", "bad number syntax"),
     ("{{ \"a\".x }}", "unexpected . after term"),
-    ("{{ $ := 1 }}", "cannot declare or assign $"),
 ])
 def test_parse_errors(source: str, message: str) -> None:
     with pytest.raises(TemplateSyntaxError) as info:
@@ -254,18 +265,27 @@ def test_parse_errors(source: str, message: str) -> None:
     ("{{ .password.x }}", "can't evaluate field x in type string"),
     ("{{ .null.x }}", "nil pointer evaluating interface {}.x"),
     ("{{ .password | b64dec }}", "error calling b64dec: illegal base64 data"),
-    ("{{ .n | b64enc }}", "error calling b64enc: wrong type for value; expected string; got int"),
+    ("{{ .n | b64enc }}", "at <b64enc>: wrong type for value; expected string; got int"),
+    ("{{ b64enc .n }}", "at <.n>: wrong type for value; expected string; got int"),
+    ('{{ b64enc 1 }}', "expected string; found 1"),
+    ("{{ $y = 1 }}", "undefined variable: $y"),
+    ("{{ nil }}", "nil is not a command"),
+    ('{{ "x" 1 }}', "can't give argument to non-function \"x\""),
+    ("{{ .password 1 }}", "password is not a method but has arguments"),
+    ("{{ b64enc }}", "wrong number of args for b64enc: want 1 got 0"),
+    ('{{ "a" | replace "b" }}', "wrong number of args for replace: want 3 got 2"),
+    ('{{ template "nope" }}', 'template "nope" not defined'),
+    ('{{ define "r" }}{{ template "r" }}{{ end }}{{ template "r" }}', "exceeded maximum template depth"),
+    ("{{ call .password }}", "error calling call: non-function of type string"),
+    ("{{ 0x8000000000000000 }}", "0x8000000000000000 overflows int"),
     ("{{ .null | upper }}", "invalid value; expected string"),
-    ('{{ printf "%d" .password }}', "%d does not accept a value of type string"),
-    ('{{ printf "%s" .n }}', "%s does not accept a value of type int"),
-    ('{{ printf "%s" .password .password }}', "1 unused argument(s)"),
-    ('{{ printf "%z" .password }}', "unsupported verb %z"),
     ("{{ index .list 5 }}", "error calling index: index out of range"),
     ("{{ index .m 1 }}", "value has type int; should be string"),
     ("{{ index .n 0 }}", "can't index item of type int"),
     ("{{ len .n }}", "len of type int"),
     ("{{ eq .password 1 }}", "incompatible types for comparison"),
-    ("{{ eq .list .list }}", "non-comparable types"),
+    ("{{ eq .list .list }}", "non-comparable type"),
+    ("{{ eq .list .m }}", "non-comparable types"),
     ("{{ lt true false }}", "invalid type for comparison"),
     ("{{ eq 1.0 1 }}", "incompatible types for comparison"),
     ("{{ range .password }}{{ end }}", "range can't iterate over string"),
@@ -388,3 +408,60 @@ def test_execute_never_crashes_or_leaks(pieces: list[str]) -> None:
         assert isinstance(exc, TemplateSyntaxError) or exc.__context__ is None
         return
     assert isinstance(out, str)
+
+
+# ------------------------------------------------------------------------------------ Go semantics (part 1)
+
+@pytest.mark.parametrize(("source", "want"), [
+    ('{{ define "d" }}<{{ . }}>{{ end }}{{ template "d" .x }}{{ template "d" }}', "<1><<no value>>"),
+    ('{{ block "b" .x }}[{{ . }}]{{ end }}', "[1]"),
+    ('{{ define "n" }}{{ template "d" . }}{{ end }}{{ define "d" }}{{ . }}{{ end }}{{ template "n" .m.k }}', "v"),
+    ('{{ template "d" $v := .list }},{{ index $v 1 }}{{ define "d" }}{{ len . }}{{ end }}', "3,b"),
+    ("{{ 0x1.ep+2 }} {{ 0X_1p-2 }} {{ 1+2i }} {{ 2i }} {{ 1e3 }} {{ 'a' }}", "7.5 0.25 (1+2i) (0+2i) 1000 97"),
+    ("{{ indent 2.0 \"a\" }}|{{ printf \"%T\" 2.0 }}", "  a|float64"),  # constants convert to the parameter type
+    ("{{ if false }}{{ b64enc }}{{ nil }}{{ .nope.x }}{{ end }}ok", "ok"),  # a branch that never runs never fails
+    ("{{ html nil }} {{ js .null }} {{ html 1 2 }} {{ urlquery nil }}",
+     "&lt;no value&gt; \\u003Cno value\\u003E 1 2 %3Cno+value%3E"),
+    ("{{ slice \"abcd\" 1 3 }} {{ slice .list 1 }}", "bc [b c]"),
+    ("{{ (.).x }} {{ $ := 5 }}{{ $ }}", "1 5"),
+])
+def test_go_semantics(source: str, want: str) -> None:
+    data = {"x": 1, "m": {"k": "v"}, "list": ["a", "b", "c"], "null": None}
+    assert render(source, data) == want
+
+
+def test_eso_data_is_a_string_map() -> None:
+    data = gt.StringMap(username="u", password=SECRET)
+    assert render('{{ index . "nope" }}|{{ .username }}|{{ len . }}|{{ printf "%T" . }}', data) == \
+        "|u|2|map[string]string"
+    with pytest.raises(TemplateExecError, match=r"expected map\[string\]interface \{\}; got map\[string\]string"):
+        render('{{ hasKey . "username" }}', data)  # as in ESO: Sprig's hasKey wants map[string]interface{}
+    assert SECRET not in repr(data)
+
+
+def test_missingkey_options() -> None:
+    tpl = parse("[{{ .nope }}]")
+    assert tpl.execute({}, missingkey="default") == "[<no value>]"
+    assert tpl.execute(gt.StringMap(), missingkey="zero") == "[]"
+    assert tpl.execute(gt.StringMap(), missingkey="default") == "[<no value>]"
+    with pytest.raises(TemplateExecError, match='map has no entry for key "nope"'):
+        tpl.execute({})
+    with pytest.raises(ValueError, match="missingkey"):
+        tpl.execute({}, missingkey="bogus")
+
+
+def test_check_reports_what_would_fail_when_run() -> None:
+    # Go fails these only when the command runs; validate reports them up front, branches included.
+    for source, message in [("{{ if .password }}{{ b64enc }}{{ end }}", "wrong number of args for b64enc"),
+                            ('{{ if .password }}{{ "x" 1 }}{{ end }}', "can't give argument to non-function"),
+                            ("{{ with .username }}{{ nil }}{{ end }}", "nil is not a command"),
+                            ('{{ define "d" }}{{ replace "a" }}{{ end }}', "wrong number of args for replace")]:
+        tpl = parse(source, name="t")
+        with pytest.raises(TemplateExecError, match=message):
+            tpl.check(["username", "password"])
+    parse("{{ if .password }}{{ b64enc .password }}{{ end }}").check(["password"])
+
+
+def test_tree_string_is_gos() -> None:
+    assert parse('{{if .x}}a{{else if .y}}b{{end}}{{$x := 1}}{{$x | printf "%d"}}').tree_string() == \
+        '{{if .x}}"a"{{else}}{{if .y}}"b"{{end}}{{end}}{{$x := 1}}{{$x | printf "%d"}}'
