@@ -33,7 +33,7 @@ from .errors import (
 )
 from .exec import Exec, Tree
 from .funcs import BUILTINS, ESO, REFUSED, Func
-from .nodes import Action, Chain, Cmd, Control, Field, Ident, Lit, Nil, Node, Pipe, Var, tree_string
+from .nodes import Action, Call, Chain, Cmd, Control, Field, Ident, Lit, Nil, Node, Pipe, Var, tree_string
 from .parser import Parser, is_empty, loc
 from .values import StringMap, go_quote, to_bytes
 
@@ -164,7 +164,7 @@ def _lint(nodes: Iterable[Node], src: str, funcs: Mapping[str, Func]) -> Iterabl
         elif isinstance(n, Pipe):
             for stage, cmd in enumerate(n.cmds):
                 yield from _lint_cmd(cmd, stage > 0, src, funcs)
-        elif hasattr(n, "pipe") and getattr(n, "pipe", None) is not None:
+        elif isinstance(n, Call) and n.pipe is not None:
             yield from _lint([n.pipe], src, funcs)  # {{template "x" pipeline}}
 
 
@@ -206,6 +206,8 @@ def _collect_refs(nodes: Iterable[Node], root: bool, out: list[tuple[str, int]])
             _collect_refs([a for c in n.cmds for a in c.args], root, out)
         elif isinstance(n, Chain):
             _collect_refs([n.base], root, out)
+        elif isinstance(n, Call) and n.pipe is not None:
+            _collect_refs([n.pipe], root, out)  # {{template "x" .key}}
         elif (isinstance(n, Field) and root) or (isinstance(n, Var) and n.name == "$" and n.names):
             out.append((n.names[0], n.pos))
 
