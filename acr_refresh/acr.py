@@ -7,7 +7,8 @@ requests does by default (``trust_env``); certificate verification is never turn
 - ``access_token``: a refresh token + one repository scope → an access token (about 75 minutes).
 
 Retries: connection errors, 429 (``Retry-After`` honoured, capped) and 5xx are retried with exponential
-backoff and full jitter; other 4xx are final. Responses are read up to :data:`MAX_RESPONSE_BYTES`.
+backoff and full jitter; other 4xx are final. Responses are read up to :data:`MAX_RESPONSE_BYTES`; every
+server text in an error is scrubbed, then truncated.
 """
 
 from __future__ import annotations
@@ -54,13 +55,16 @@ class RetryPolicy:
 
 @dataclass(frozen=True)
 class RegistryToken:
-    """A token the registry issued. ``repr`` never shows the value."""
+    """A token the registry issued. ``repr`` never shows the value. Times are as the token states them
+    (the registry's clock) until :class:`~acr_refresh.mint.Minter` anchors them to the job's."""
 
     value: str = field(repr=False)
     token_type: str
     """``refresh`` or ``access``."""
     issued_at: datetime | None = None
     expires_at: datetime | None = None
+    warnings: tuple[str, ...] = ()
+    """Clock-skew and lifetime warnings from anchoring it to the job's clock (see :mod:`.mint`)."""
 
     @property
     def username(self) -> str:
@@ -150,7 +154,13 @@ class AcrClient:
             raise RegistryError(
                 f"{registry}{endpoint}: answer has no {key}", registry=registry, endpoint=endpoint, status=200
             )
-        redact.register(value)
+        try:
+            redact.register(value)
+        except redact.TooShortToRedact:
+            raise RegistryError(
+                f"{registry}{endpoint}: answer's {key} is too short to keep out of logs (refused)",
+                registry=registry, endpoint=endpoint, status=200,
+            ) from None
         issued, expires = jwt_times(value)
         return RegistryToken(value=value, token_type=kind, issued_at=issued, expires_at=expires)
 
@@ -254,12 +264,12 @@ def _error_detail(raw: bytes) -> tuple[str, str]:
         return "", ""
     if isinstance(data, dict):
         errors = data.get("errors")
+        # truncate() scrubs before it cuts, the code as well as the message: both are the server's text.
         if isinstance(errors, list) and errors and isinstance(errors[0], dict):
             first = errors[0]
-            return truncate(str(first.get("code", "")), 60), redact.scrub(truncate(str(first.get("message", ""))))
+            return truncate(str(first.get("code", "")), 60), truncate(str(first.get("message", "")))
         if "error" in data:
-            description = truncate(str(data.get("error_description", "")))
-            return truncate(str(data.get("error", "")), 60), redact.scrub(description)
+            return truncate(str(data.get("error", "")), 60), truncate(str(data.get("error_description", "")))
     return "", ""
 
 

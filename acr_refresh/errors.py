@@ -19,13 +19,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .redact import clip
+
 MAX_SERVER_TEXT = 200
 
 
 def truncate(text: str, limit: int = MAX_SERVER_TEXT) -> str:
-    """Collapse whitespace and cut ``text`` to ``limit`` characters, for server-supplied error text."""
-    one_line = " ".join(str(text).split())
-    return one_line if len(one_line) <= limit else one_line[: limit - 1] + "…"
+    """Scrub secrets, then collapse whitespace and cut ``text`` to ``limit`` characters (server-supplied
+    error text). Scrubbing comes first: a cut could split a secret and leave a piece no rule recognises."""
+    return clip(text, limit)
 
 
 class AcrRefreshError(Exception):

@@ -294,6 +294,13 @@ class Identities:
                                          lambda: self._kube.get().read_secret_data(ref.namespace, ref.name))
                 value = secret_key("default", ref.namespace, ref.name, data, ref.key)
             if what == "clientSecret":
+                if not redact.can_redact(value):
+                    # Not usable: a value this short could not be kept out of logs and errors. No request
+                    # is made with it; the other generators go on.
+                    raise SourceError(
+                        f"clientSecret ({ref.describe()}) is shorter than {redact.MIN_SECRET_LEN} characters, too "
+                        "short to keep out of logs safely; it is not used (Entra ID client secrets are 40 characters)"
+                    )
                 redact.register(value)
             return value
 
@@ -338,6 +345,9 @@ class Identities:
             ) from exc
         except ValueError as exc:  # azure-identity raises ValueError for malformed inputs
             raise IdentityError(f"{resolved.key.describe()}: {truncate(redact.scrub(str(exc)))}") from exc
+        if not redact.can_redact(access.token):
+            raise IdentityError(f"{resolved.key.describe()}: Entra ID token for {scope} is too short to keep out "
+                                "of logs (refused)")
         redact.register(access.token)
         return EntraToken(access.token, int(access.expires_on))
 

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+from . import redact
 from .config import DOCKERCONFIGJSON, Generator, KeyVaultTarget, KubernetesTarget
 from .report import rfc3339
 
@@ -108,6 +109,8 @@ def render_secret(
         data = {k: _render(v, outputs, where, f"data.{k}") for k, v in tpl.data}
         if tpl.merge_policy == "Merge":
             data = {"username": outputs["username"], "password": outputs["password"], **data}
+    for value in data.values():  # as the API server may echo it back: base64, whole
+        redact.register_encoded(value)
     labels = {k: _render(v, outputs, where, f"labels.{k}") for k, v in tpl.labels}
     labels[MANAGED_BY_LABEL] = MANAGED_BY
     annotations = {k: _render(v, outputs, where, f"annotations.{k}") for k, v in tpl.annotations}

@@ -204,6 +204,8 @@ class _Run:
         # Identity results (Entra tokens, secretRef values, errors) are per run: a warm process must pick up
         # a rotated secret or a recovered endpoint. Credential objects stay, with their own expiring caches.
         services.identities.forget_tokens()
+        for sink in services.vaults.values():  # Key Vault listings are per run too
+            sink.forget()
         self.margins: set[timedelta | None] = {None}
         self.minter = Minter(services.identities, services.acr, cache=services.tokens, now=services.now)
         t0 = time.monotonic()

@@ -35,7 +35,7 @@ SERVICES = {
     "entra": ("entra.token", "entra.discovery"),
     "acr": ("acr.exchange", "acr.token"),
     "kube": ("kube.secret.get", "kube.secret.apply"),
-    "keyvault": ("kv.secret.get", "kv.secret.set"),
+    "keyvault": ("kv.secret.list", "kv.secret.set"),
 }
 
 

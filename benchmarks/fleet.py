@@ -148,7 +148,7 @@ def minimum(fleet: Fleet) -> dict[str, int]:
 
 
 WRITE_ENDPOINTS = ("kube.secret.apply", "kv.secret.set")
-READ_ENDPOINTS = ("kube.secret.get", "kv.secret.get")
+READ_ENDPOINTS = ("kube.secret.get", "kv.secret.list")
 
 
 def run_job(em: Emulator, fleet: Fleet, workdir: Path, *, latency_ms: float, concurrency: int,

@@ -38,9 +38,11 @@ def test_registered_secrets_and_jwts_are_scrubbed_from_messages_args_extras_and_
     assert out.count(redact.REDACTED) >= 4
 
 
-def test_short_values_are_not_registered() -> None:
-    redact.register("abc")
-    assert redact.scrub("abc def") == "abc def"
+def test_values_too_short_to_scrub_safely_are_refused_not_silently_ignored() -> None:
+    with pytest.raises(redact.TooShortToRedact) as info:
+        redact.register("abc-short-value")  # 15 characters
+    assert "abc-short-value" not in str(info.value)
+    assert redact.scrub("abc-short-value def") == "abc-short-value def"
 
 
 def test_once_map_computes_once_under_concurrency_and_shares_errors() -> None:
@@ -80,4 +82,4 @@ def test_registry_is_bounded_and_skips_jwts() -> None:
     assert redact.scrub(f"x opaque-secret-{redact.MAX_REGISTERED + 49:06d} y") == f"x {redact.REDACTED} y"
     jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ5In0.c2lnbmF0dXJlMg"
     redact.register(jwt)
-    assert jwt not in redact._secrets and redact.scrub(jwt) == redact.REDACTED
+    assert redact._secrets[jwt][0] == () and redact.scrub(jwt) == redact.REDACTED  # by shape, not by entry

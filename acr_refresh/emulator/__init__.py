@@ -91,8 +91,10 @@ What the emulator does NOT model:
   are granted as asked. Per-principal denial happens at the exchange (and again at /oauth2/token), with
   401; which of the two endpoints Azure refuses on, and its exact messages, are approximations. The
   registry audience is accepted in every cloud.
-- Key Vault: secrets only, and of them only set (PUT) and get (GET); no list, delete, recover, purge, backup,
-  update-properties, keys or certificates (other paths: 404/405 after authentication). Soft delete is only the
+- Key Vault: secrets only, and of them only set (PUT), get (GET) and list of the latest versions' properties
+  (``GET /secrets``, paged by ``maxresults`` up to 25 with a ``$skiptoken`` ``nextLink``); no list of versions
+  or of deleted secrets, delete, recover, purge, backup, update-properties, keys or certificates (other paths:
+  404/405 after authentication); no ``managed`` flag on items (no certificate-backed secrets). Soft delete is only the
   state :meth:`Emulator.soft_delete_vault_secret` sets. RBAC is a per-vault principal allow/deny list, not role
   assignments on scopes; no access-policy vaults, network rules, firewall (403 ``ForbiddenByPolicy``/
   ``Forbidden`` by IP), PoP tokens, CAE claims challenges, throttling beyond injected faults, or limits (25 KB

