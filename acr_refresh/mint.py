@@ -2,19 +2,24 @@
 
 One Entra token per identity and audience (see :mod:`identity`), one exchange per registry and identity,
 one ``/oauth2/token`` per registry, identity and scope. Network I/O happens in the clients it is given.
+
+Every token's life is anchored to the job's clock the moment it is received (:func:`.freshness.anchor`):
+``issued_at`` is the receive time and ``expires_at`` that plus the lifetime the token states, so the report,
+the Secret annotations, Key Vault's ``expires`` and the freshness rule never depend on a server's clock.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from .acr import AcrClient, RegistryToken
+from . import redact
+from .acr import ACR_USERNAME, AcrClient, RegistryToken
 from .config import Generator
-from .freshness import Stored, verdict
+from .freshness import Stored, anchor, verdict
 from .identity import Identities, IdentityKey, Resolved
 from .memo import OnceMap
 
@@ -123,7 +128,8 @@ class Minter:
             if cached is not None:
                 return cached
             entra = self.identities.token(resolved, scope)
-            token = self.acr.exchange(gen.registry, entra.value, tenant=resolved.exchange_tenant)
+            token = self._anchored(self.acr.exchange(gen.registry, entra.value, tenant=resolved.exchange_tenant),
+                                   gen.registry)
             self.cache.put(refresh_key, token)
             return token
 
@@ -136,8 +142,19 @@ class Minter:
             if cached is not None:
                 return cached
             refresh = self._exchanges.get(refresh_key, exchange)
-            token = self.acr.access_token(gen.registry, refresh.value, gen.scope)
+            token = self._anchored(self.acr.access_token(gen.registry, refresh.value, gen.scope), gen.registry)
             self.cache.put(access_key, token)
             return token
 
         return Credentials(gen.registry, self._access.get(access_key, access), resolved.key)
+
+    def _anchored(self, token: RegistryToken, registry: str) -> RegistryToken:
+        """``token`` with its life on the job's clock, and the dockerconfigjson form of it registered."""
+        received = self.now()  # at once: the receive time is the anchor
+        # The base64 of username:password is how a dockerconfigjson "auth" carries the token.
+        redact.register(f"{ACR_USERNAME}:{token.value}")
+        anchored = anchor(token.issued_at, token.expires_at, received, f"{registry}: {token.token_type} token")
+        if anchored is None:  # no exp: nothing to anchor, and no target will count it as fresh
+            return replace(token, issued_at=received, expires_at=None)
+        return replace(token, issued_at=anchored.issued_at, expires_at=anchored.expires_at,
+                       warnings=anchored.warnings)

@@ -409,6 +409,8 @@ class _Run:
                 minted[gen.key] = creds
 
         self.each(mint, to_mint)
+        # Clock skew and capped lifetimes, found when the tokens were anchored to this job's clock.
+        report.warnings.extend(dict.fromkeys(w for c in minted.values() for w in c.token.warnings))
         for gen in generators:
             entry = entries[gen.key]
             if gen in to_mint or entry.status != "not-attempted":

@@ -6,6 +6,11 @@ CronJob starts a new process); seeded random faults hit every service, including
 minutes; ACR's lifetimes are used (refresh 3 h, access 75 min). At every simulated minute every target is
 checked: it holds a token valid at that minute, or the outage made that impossible and a run had already
 reported the target failing before the token expired.
+
+``server_skew_minutes`` sets the services' clocks ahead of (positive) or behind (negative) the job's: tokens
+are then issued and validated on the services' clock, and "valid at that minute" is judged on it, as a
+registry judges the tokens it is shown. Writes per target are counted, so a job whose clock is ahead can be
+seen not to rewrite on every run.
 """
 
 from __future__ import annotations
@@ -61,6 +66,9 @@ class SimResult:
     violation_log: list[tuple[int, str, str, int | None]] = field(default_factory=list)
     """(minute, target, token expiry minute or "none", minute of the last run that reported it failing)."""
     seconds: float = 0.0
+    server_skew_minutes: float = 0.0
+    writes: Counter[str] = field(default_factory=Counter)
+    """Runs that wrote each target (``kube:<namespace>/<name>``, ``kv:<vault>/<name>``)."""
 
 
 def _config(tmp: Path) -> Path:
@@ -113,21 +121,24 @@ def _held_expiry(em: Emulator, target: tuple[str, str, str]) -> datetime | None:
 
 
 def simulate(*, hours: float = 24.0, seed: int = 7, schedule_minutes: int = 15, outages: list[Outage] | None = None,
-             outage_count: int | None = None, transient_rate: float = 0.15) -> SimResult:
-    """Simulate ``hours`` of the schedule with seeded faults. ``outages`` overrides the random ones."""
+             outage_count: int | None = None, transient_rate: float = 0.15,
+             server_skew_minutes: float = 0.0) -> SimResult:
+    """Simulate ``hours`` of the schedule with seeded faults. ``outages`` overrides the random ones;
+    ``server_skew_minutes`` puts every service's clock that far ahead of the job's (negative: behind)."""
     rng = random.Random(seed)
     total_minutes = int(hours * 60)
     if outages is None:
         count = outage_count if outage_count is not None else max(1, int(hours // 4))
         outages = [Outage(rng.choice(sorted(SERVICES)), rng.randrange(30, max(31, total_minutes - 60)),
                           rng.randrange(10, 61)) for _ in range(count)]
-    result = SimResult(hours, schedule_minutes, outages=list(outages))
+    result = SimResult(hours, schedule_minutes, outages=list(outages), server_skew_minutes=server_skew_minutes)
+    skew = server_skew_minutes * 60
     start = time.monotonic()
     t0 = float(int(time.time()))
     now = [t0]
     for name in ("acr_refresh", "azure", "msal", "urllib3"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
-    with tempfile.TemporaryDirectory(prefix="acr-refresh-sim-") as tmp, Emulator(clock=lambda: now[0]) as em:
+    with tempfile.TemporaryDirectory(prefix="acr-refresh-sim-") as tmp, Emulator(clock=lambda: now[0] + skew) as em:
         em.add_tenant(TENANT)
         em.add_service_principal(TENANT, CLIENT, SECRET)
         em.add_registry(REGISTRY, tenant=TENANT)
@@ -180,7 +191,10 @@ def simulate(*, hours: float = 24.0, seed: int = 7, schedule_minutes: int = 15, 
                                 last_failed.setdefault(key, minute)  # the start of the failing streak
                             elif t.status in ("written", "fresh"):
                                 last_failed.pop(key, None)
-                when = datetime.fromtimestamp(now[0], UTC)
+                            if t.status == "written":
+                                result.writes[f"{key[0]}:{key[1]}/{key[2]}"] += 1
+                # Valid means valid on the services' clock: that is where a consumer presents the token.
+                when = datetime.fromtimestamp(now[0] + skew, UTC)
                 for target in TARGETS:
                     result.target_minutes += 1
                     expiry = _held_expiry(em, target)
@@ -190,10 +204,10 @@ def simulate(*, hours: float = 24.0, seed: int = 7, schedule_minutes: int = 15, 
                     result.violation_targets[f"{target[0]}:{target[2]}"] += 1
                     # Warned: a run reported this target failing before its token expired.
                     failed_at = last_failed.get(target)
-                    exp_minute = f"{(expiry.timestamp() - t0) / 60:.1f}" if expiry else "none"
+                    exp_minute = f"{(expiry.timestamp() - t0 - skew) / 60:.1f}" if expiry else "none"
                     result.violation_log.append((minute, f"{target[0]}:{target[1]}/{target[2]}", exp_minute,
                                                  failed_at))
-                    if failed_at is None or expiry is None or t0 + failed_at * 60 >= expiry.timestamp():
+                    if failed_at is None or expiry is None or t0 + skew + failed_at * 60 >= expiry.timestamp():
                         result.unwarned += 1
                 now[0] += 60
         finally:
@@ -237,6 +251,8 @@ def report(result: SimResult) -> list[str]:
         f"{result.run_failures}",
         f"- target-minutes checked: {result.target_minutes}; violations: {result.violations} "
         f"(unwarned: {result.unwarned}) {dict(result.violation_targets) or ''}",
+        f"- services' clocks {result.server_skew_minutes:+g} min from the job's; writes per target: "
+        f"{dict(sorted(result.writes.items()))}",
     ]
 
 

@@ -18,7 +18,7 @@ import pytest
 from acr_refresh.config import load_config
 from acr_refresh.emulator import Emulator
 from acr_refresh.emulator.web import Request, Response
-from acr_refresh.run import RunOptions, run
+from acr_refresh.run import run
 from tests.conftest import REGISTRY, SP_CLIENT, SP_SECRET, TENANT, acr_generator, fast_services, write_config
 
 VAULT = "hygienevault.vault.azure.net"
