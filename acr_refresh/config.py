@@ -23,7 +23,7 @@ from typing import Any
 
 import yaml
 
-from .clouds import PUBLIC, Cloud, CloudError, cloud_for
+from .clouds import PUBLIC, Cloud, CloudError, aks_server_problem, cloud_for
 from .durations import parse_duration
 from .errors import ConfigError, Location
 
@@ -651,6 +651,8 @@ class AksAccess:
     tenant_id: str
     cloud: Cloud
     auth: Auth
+    allow_custom_server: bool = False
+    """``spec.aks.allowCustomServer``: the server may be any https URL, not only the cloud's AKS domains."""
 
 
 @dataclass(frozen=True)
@@ -934,20 +936,26 @@ def parse_cluster(doc: Doc, environ: Mapping[str, str]) -> ClusterConfig:
         doc.known_fields("spec.kubeconfig", ("path", "context"))
         return ClusterConfig(name=name, kubeconfig=doc.string("spec.kubeconfig.path", required=True),
                              context=doc.string("spec.kubeconfig.context"), location=doc.location)
-    doc.known_fields("spec.aks", ("server", "certificateAuthorityData", "tenantId", "environmentType", "auth"))
+    doc.known_fields("spec.aks", ("server", "certificateAuthorityData", "tenantId", "environmentType", "auth",
+                                  "allowCustomServer"))
     server = doc.string("spec.aks.server", required=True)
-    if not server.startswith("https://"):
-        raise doc.error("spec.aks.server", "must be an https:// URL")
     ca = doc.string("spec.aks.certificateAuthorityData", required=True)
     try:
         cloud = cloud_for(doc.string("spec.aks.environmentType") or None, environ=dict(environ))
     except CloudError as exc:
         raise doc.error("spec.aks.environmentType", str(exc)) from exc
+    # The AKS Entra token opens every Entra-integrated cluster the identity can reach: check the host as
+    # registry and vault hosts are checked, unless this Cluster opts in to a custom server.
+    allow_custom = doc.get("spec.aks.allowCustomServer", bool) is True
+    problem = aks_server_problem(server, cloud, allow_custom=allow_custom)
+    if problem:
+        raise doc.error("spec.aks.server", problem)  # not echoed: userinfo could hold a password
     tenant = doc.string("spec.aks.tenantId")
     auth = parse_auth(doc, "spec.aks.auth", DEFAULT_NAMESPACE)
     if isinstance(auth, ServicePrincipal) and not tenant:
         raise doc.error("spec.aks.tenantId", "is required with auth.servicePrincipal")
-    return ClusterConfig(name=name, aks=AksAccess(server, ca, tenant, cloud, auth), location=doc.location)
+    return ClusterConfig(name=name, aks=AksAccess(server, ca, tenant, cloud, auth, allow_custom),
+                         location=doc.location)
 
 
 @dataclass

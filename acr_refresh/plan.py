@@ -88,7 +88,9 @@ def plan_dict(config: Config) -> dict[str, Any]:
                     + [describe_target(t) for t in config.vault_targets]),
         "clusters": [
             {"name": c.name, "connection": "inCluster" if c.in_cluster else "kubeconfig" if c.kubeconfig else "aks",
-             "server": c.aks.server if c.aks else None}
+             "server": c.aks.server if c.aks else None,
+             # An opt-in to send the AKS Entra token to a host outside the cloud's AKS domains: shown, not hidden.
+             "allowCustomServer": c.aks.allow_custom_server if c.aks else None}
             for c in config.clusters
         ],
         "notHandled": [
@@ -122,6 +124,10 @@ def plan_text(config: Config) -> str:
             where = ", ".join(parts)
             lines.append(f"  {t['source']} <- {t['generator']}: Secret {t['name']} ({t['type']}) in [{where}] "
                          f"on {', '.join(t['clusters'])}")
+    for c in data["clusters"]:
+        if c["allowCustomServer"]:
+            lines.append(f"cluster {c['name']}: custom AKS server {c['server']} (allowCustomServer: the AKS Entra "
+                         "token is sent outside the cloud's AKS domains)")
     if data["notHandled"]:
         lines.append(f"not handled: {len(data['notHandled'])}")
         for u in data["notHandled"]:

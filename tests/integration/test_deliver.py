@@ -372,6 +372,7 @@ def test_aks_cluster_with_entra_token(em: Emulator, tmp_path: Path, monkeypatch:
             spec:
               aks:
                 server: {aks.kube_url}
+                allowCustomServer: true  # the emulator listens on 127.0.0.1, not an AKS domain
                 certificateAuthorityData: {ca}
                 tenantId: {TENANT}
                 auth: {{managedIdentity: {{identityId: {MI_CLIENT}}}}}

@@ -69,6 +69,7 @@ def test_a_broken_aks_cluster_does_not_stop_other_generators(em: Emulator, tmp_p
         spec:
           aks:
             server: https://127.0.0.1:1
+            allowCustomServer: true
             certificateAuthorityData: {"Zm9v"}
             tenantId: {TENANT}
             auth:
