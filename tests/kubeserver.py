@@ -37,9 +37,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD_SCRIPT = ROOT / "scripts" / "build-kube-apiserver.sh"
-ADMIN_TOKEN = "admin-token-for-tests-only-0123456789abcdef"  # noqa: S105 - a loopback test server's
+ADMIN_TOKEN = "admin-token-for-tests-only-0123456789abcdef"
 JOB_USER = "acr-refresh-job"
-JOB_TOKEN = "job-token-for-tests-only-fedcba9876543210"  # noqa: S105 - the job's user on that server
+JOB_TOKEN = "job-token-for-tests-only-fedcba9876543210"
 # Read at import, before any test fixture points HOME at a temporary directory: the build is cached per user.
 CACHE_HOME = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
 
@@ -106,7 +106,7 @@ class ApiServer:
         (w / "tokens.csv").write_text(f'{ADMIN_TOKEN},admin,admin-uid,"system:masters"\n'
                                       f'{JOB_TOKEN},{JOB_USER},job-uid\n')
         etcd_port, peer_port, self.port = _free_port(), _free_port(), _free_port()
-        log = open(w / "etcd.log", "wb")  # noqa: SIM115 - lives as long as the process
+        log = open(w / "etcd.log", "wb")
         self._procs.append(subprocess.Popen([
             str(self.cache / "bin" / "etcd"), "--name", "test", "--data-dir", str(w / "etcd"),
             "--listen-client-urls", f"http://127.0.0.1:{etcd_port}",
@@ -116,7 +116,7 @@ class ApiServer:
             "--initial-cluster", f"test=http://127.0.0.1:{peer_port}",
             "--log-level", "warn", "--snapshot-count", "100000",
         ], stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
-        log = open(w / "apiserver.log", "wb")  # noqa: SIM115
+        log = open(w / "apiserver.log", "wb")
         self._procs.append(subprocess.Popen([
             str(self.cache / "bin" / "kube-apiserver"),
             "--etcd-servers", f"http://127.0.0.1:{etcd_port}",
@@ -167,7 +167,7 @@ class ApiServer:
         for name in ("etcd.log", "apiserver.log"):
             path = self.workdir / name
             if path.exists():
-                out += [f"--- {name}"] + path.read_text(errors="replace").splitlines()[-15:]
+                out += [f"--- {name}", *path.read_text(errors="replace").splitlines()[-15:]]
         return "\n".join(out)
 
     def _bootstrap(self) -> None:
@@ -223,7 +223,7 @@ class ApiServer:
         if data is not None:
             req.add_header("Content-Type", content_type)
         try:
-            with urllib.request.urlopen(req, context=self._context(), timeout=30) as resp:  # noqa: S310
+            with urllib.request.urlopen(req, context=self._context(), timeout=30) as resp:
                 return resp.status, resp.read().decode()
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read().decode(errors="replace")

@@ -77,6 +77,8 @@ class Emulator:
         )
         self._kv = KeyVault(self._ctx, self._entra)
         self._kube_upstream = kube_upstream
+        if kube_upstream is not None:  # the real server signs TokenRequest tokens, not the emulated one
+            self._ctx.issuer_keys.pop(self.kube_issuer, None)
         self._ctx.remember(self.identity_header, self.kube_token)
         self._proxy_hosts: list[str] = []
         self._proxy_lock = threading.Lock()

@@ -20,8 +20,8 @@ HS256-signed with a key only the emulator holds.
 
 from __future__ import annotations
 
-import json
 import functools
+import json
 import re
 import secrets
 import threading
@@ -606,7 +606,7 @@ def _fetch_jwks(issuer: str, ca_file: str) -> dict[str, Any]:
 
     def get(url: str) -> dict[str, Any]:
         try:
-            with urllib.request.urlopen(url, context=context, timeout=10) as resp:  # noqa: S310 - https only
+            with urllib.request.urlopen(url, context=context, timeout=10) as resp:
                 data = json.loads(resp.read(1 << 20))
         except ValueError as exc:
             raise OSError(f"{url}: not JSON") from exc

@@ -272,3 +272,13 @@ def test_fault(world: World, row: Row, caplog: pytest.LogCaptureFixture) -> None
     # Nothing secret in the report, the logs or any exception text, whatever failed.
     text = json.dumps(report) + caplog.text
     assert not [s for s in world.em.issued_secrets() | {SP_SECRET} if s in text]
+
+
+KUBE_ROWS = [r for r in ROWS if r.service == "kube"]
+
+
+@pytest.mark.parametrize("tier", ["real"], indirect=True)
+@pytest.mark.parametrize("row", KUBE_ROWS, ids=[r.id for r in KUBE_ROWS])
+def test_kube_fault_in_front_of_a_real_api_server(world: World, row: Row, caplog: pytest.LogCaptureFixture) -> None:
+    """The Kubernetes rows again, with a real kube-apiserver behind the fault-injecting front (tests.tiers)."""
+    test_fault(world, row, caplog)

@@ -93,6 +93,7 @@ def test_no_scope_mints_a_refresh_token_and_never_calls_token_endpoint(em: Emula
 # ------------------------------------------------------------------------------------------- identities
 
 
+@pytest.mark.kube
 def test_service_principal_from_kubernetes_secret(em: Emulator, tmp_path: Path) -> None:
     em.add_secret("team", "az-secret", {"clientid": f"  {SP_CLIENT}\n", "clientsecret": f"{SP_SECRET}\n"})
     auth = ("servicePrincipal:\n  secretRef:\n    clientId: {name: az-secret, key: clientid}\n"
@@ -102,6 +103,7 @@ def test_service_principal_from_kubernetes_secret(em: Emulator, tmp_path: Path) 
     assert em.counts["kube.secret.get"] == 1  # one read serves both keys
 
 
+@pytest.mark.kube
 def test_service_principal_secret_missing_key_is_a_clear_failure(em: Emulator, tmp_path: Path) -> None:
     em.add_secret("default", "az-secret", {"clientid": SP_CLIENT})
     auth = ("servicePrincipal:\n  secretRef:\n    clientId: {name: az-secret, key: clientid}\n"
@@ -146,6 +148,7 @@ def test_managed_identity_imds_client_id_and_resource_id(em: Emulator, tmp_path:
     assert em.counts["acr.exchange"] == 2  # two identities: two exchanges
 
 
+@pytest.mark.kube
 def test_workload_identity_with_service_account_ref(em: Emulator, tmp_path: Path) -> None:
     em.add_namespace("build")
     em.add_service_account("build", "puller", annotations={
@@ -162,6 +165,7 @@ def test_workload_identity_with_service_account_ref(em: Emulator, tmp_path: Path
     assert entra.form["client_id"] == WI_CLIENT
 
 
+@pytest.mark.kube
 def test_workload_identity_missing_annotation(em: Emulator, tmp_path: Path) -> None:
     em.add_service_account("default", "bare")
     auth = "workloadIdentity:\n  serviceAccountRef: {name: bare}\n"
@@ -169,6 +173,7 @@ def test_workload_identity_missing_annotation(em: Emulator, tmp_path: Path) -> N
     assert "has no azure.workload.identity/client-id annotation" in out["generators"][0]["error"]
 
 
+@pytest.mark.kube
 def test_ambient_workload_identity_from_token_file(em: Emulator, tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     em.add_service_principal(TENANT, WI_CLIENT, None)

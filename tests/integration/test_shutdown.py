@@ -56,7 +56,7 @@ def test_deadline_reports_not_attempted_and_exits_1(em: Emulator, tmp_path: Path
     assert statuses[1:] == ["not-attempted", "not-attempted"]
     assert "deadline" in json.loads(out)["generators"][1]["error"]
 
-
+@pytest.mark.kube
 def test_sigterm_finishes_in_flight_work_reports_and_exits_143(em: Emulator, tmp_path: Path) -> None:
     config = three_registries(em, tmp_path)
     em.fail("acr.exchange", status=None, delay=2.0, count=1)
@@ -111,6 +111,7 @@ def fanout(em: Emulator, tmp_path: Path, namespaces: int) -> Path:
             """))
 
 
+@pytest.mark.kube
 @pytest.mark.parametrize("endpoint", ["entra.token", "acr.exchange", "kube.secret.apply", "kv.secret.set",
                                       "kube.secret.get"])
 def test_a_stalled_service_never_holds_a_run_past_its_deadline(em: Emulator, tmp_path: Path, endpoint: str) -> None:
@@ -138,7 +139,7 @@ def held(em: Emulator, ns: str) -> tuple[str, str] | None:
     token = next(iter(doc["auths"].values()))["password"]
     return token, obj["metadata"]["annotations"]["acr-refresh/expires-at"]
 
-
+@pytest.mark.kube
 def test_sigterm_mid_write_leaves_every_target_old_or_new(em: Emulator, tmp_path: Path) -> None:
     config = fanout(em, tmp_path, 8)
     first = start(config, "--concurrency", "4")
