@@ -69,7 +69,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote
 
-from . import jwt
+from . import fieldsets, jwt
 from .entra import Entra
 from .kube_objects import (
     FieldError,
@@ -631,6 +631,7 @@ class KubeApi:
             raise _bad_request("fieldManager: Too long: must have at most 128 bytes")
         if req.query.get("force", "false").lower() not in ("true", "false", "1", "0"):
             raise _bad_request(f"invalid value for force: {req.query['force']!r}")
+        force = req.query.get("force", "false").lower() in ("true", "1")
         kind = _KINDS[plural]
         try:
             applied = req.json()
@@ -665,13 +666,15 @@ class KubeApi:
                 obj.setdefault("metadata", {})["name"] = name
                 _normalize(plural, obj)
                 self._validate(plural, name, obj, None)
-                return self._commit(plural, ns, name, obj, None, manager, "Apply", dry_run, 201)
+                return self._commit(plural, ns, name, obj, None, manager, "Apply", dry_run, 201,
+                                    applied=applied, force=force)
             if meta.get("resourceVersion") and meta["resourceVersion"] != old["metadata"]["resourceVersion"]:
                 raise _conflict(plural, name)
             obj = _apply_merge(old, applied)
             _normalize(plural, obj)
             self._validate(plural, name, obj, old)
-            return self._commit(plural, ns, name, obj, old, manager, "Apply", dry_run, 200)
+            return self._commit(plural, ns, name, obj, old, manager, "Apply", dry_run, 200,
+                                applied=applied, force=force)
 
     def _patch(self, req: Request, plural: str, ns: str | None, name: str | None) -> Response:
         assert ns is not None and name is not None
@@ -775,8 +778,12 @@ class KubeApi:
         operation: str,
         dry_run: bool,
         code: int,
+        *,
+        applied: dict[str, Any] | None = None,
+        force: bool = False,
     ) -> Response:
-        """Store ``obj`` (server-owned metadata restored, the manager recorded) unless it changes nothing."""
+        """Store ``obj`` (server-owned metadata restored, field ownership recorded as :mod:`.fieldsets`
+        keeps it) unless it changes nothing."""
         meta = obj.setdefault("metadata", {})
         meta["name"], meta["namespace"] = name, ns
         obj["kind"], obj["apiVersion"] = _KINDS[plural], "v1"
@@ -785,7 +792,18 @@ class KubeApi:
                 meta[key] = old["metadata"][key]
             else:
                 meta.pop(key, None)
-        _record_manager(meta, manager, operation, rfc3339(self._ctx.clock()))
+        now = rfc3339(self._ctx.clock())
+        if operation == "Apply":
+            assert applied is not None
+            try:
+                obj = fieldsets.apply(old, obj, applied, manager, force=force, now=now)
+            except fieldsets.ApplyConflict as exc:
+                causes = [{"reason": "FieldManagerConflict", "message": f"conflict with {m}", "field": f}
+                          for m, f in exc.conflicts]
+                raise _fail(409, "Conflict", exc.message(), {"causes": causes}) from None
+        else:
+            obj = fieldsets.update(old, obj, manager, now=now)
+        meta = obj["metadata"]
         if old is not None and _comparable(obj) == _comparable(old):
             return Response.json(code, old)  # a no-op write: nothing stored, resourceVersion unchanged
         if dry_run:
@@ -986,22 +1004,6 @@ def _set_managed_fields(meta: dict[str, Any], old: dict[str, Any] | None) -> Non
         meta["managedFields"] = []
     elif not given:
         meta["managedFields"] = copy.deepcopy((old or {}).get("metadata", {}).get("managedFields") or [])
-
-
-def _record_manager(meta: dict[str, Any], manager: str, operation: str, now: str) -> None:
-    entries = [e for e in meta.get("managedFields") or [] if isinstance(e, dict) and e]
-    for entry in entries:
-        if (
-            entry.get("manager") == manager
-            and entry.get("operation") == operation
-            and entry.get("apiVersion", "v1") == "v1"
-            and not entry.get("subresource")
-        ):
-            entry["time"] = now
-            break
-    else:
-        entries.append({"manager": manager, "operation": operation, "apiVersion": "v1", "time": now})
-    meta["managedFields"] = entries
 
 
 def _comparable(obj: dict[str, Any]) -> dict[str, Any]:

@@ -323,7 +323,8 @@ def test_server_side_apply_secret(em: Emulator, tmp_path: Path, clock: FakeClock
     )
     assert int(updated.metadata.resource_version) > int(rv)
     assert updated.metadata.annotations == {"acr-refresh/expires-at": "2031-01-01T00:00:00Z"}
-    assert updated.metadata.labels == {"app.kubernetes.io/managed-by": "acr-refresh"}  # merged, not replaced
+    # The label this manager stopped applying is removed, as the real API server's apply does.
+    assert updated.metadata.labels is None
     assert updated.metadata.uid == created.metadata.uid
     stored = em.get_object("secrets", "team-a", "acr-pull")
     assert stored is not None and json.loads(base64.b64decode(stored["data"][".dockerconfigjson"]))
