@@ -3,6 +3,14 @@
 Also computes the *inputs hash*: a digest of everything besides the token that shapes a target (template,
 metadata, registry, scope, identity, names). A target whose stored hash differs is stale even if its token
 has life left, so config changes land on the next run.
+
+Rendered output is bounded, because templates come from config and a few kilobytes of nested ``range`` can
+ask for gigabytes: a Secret's data at most :data:`MAX_SECRET_DATA` (Kubernetes' own 1 MiB limit), checked
+after every key while the Secret is rendered; a Key Vault value at most :data:`MAX_VAULT_VALUE` (Key Vault's
+limit); a run at most :data:`RUN_OUTPUT_BUDGET` in all (:class:`RenderBudget`); and at most
+:data:`RENDER_SLOTS` templates execute at once in a process (rendering holds the GIL, so more would only
+multiply the memory of intermediate values, never the speed). Each execution is bounded by the engine itself
+(1 MiB of output and of any intermediate string, 100,000 steps).
 """
 
 from __future__ import annotations
@@ -10,6 +18,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import threading
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
@@ -32,8 +41,36 @@ REGISTRY_TAG = "acr-refresh-registry"
 HASH_TAG = "acr-refresh-inputs-hash"
 
 
+MAX_SECRET_DATA = 1024 * 1024
+"""Bytes of a Secret's data (keys and values, before base64), Kubernetes' own limit."""
+MAX_VAULT_VALUE = 25 * 1024
+"""Bytes of a Key Vault secret value, Key Vault's own limit."""
+RUN_OUTPUT_BUDGET = 64 * 1024 * 1024
+"""Bytes rendered in one run, all targets together (a fleet of 10,000 pull secrets renders about 30 MB)."""
+RENDER_SLOTS = 2
+_slots = threading.BoundedSemaphore(RENDER_SLOTS)
+
+
 class RenderError(ValueError):
     """A template failed at run time (names the object and the key; never a value)."""
+
+
+class RenderBudget:
+    """What one run may still render, shared by its threads. ``total`` in bytes."""
+
+    def __init__(self, total: int = RUN_OUTPUT_BUDGET) -> None:
+        self.total = total
+        self.used = 0
+        self._lock = threading.Lock()
+
+    def charge(self, size: int, where: str) -> None:
+        """Count ``size`` bytes; raise :class:`RenderError` once the run's budget is spent."""
+        with self._lock:
+            self.used += size
+            over = self.used > self.total
+        if over:
+            raise RenderError(f"{where}: refused: this run has rendered more than its budget of "
+                              f"{self.total // (1024 * 1024)} MiB (RUN_OUTPUT_BUDGET)")
 
 
 @dataclass(frozen=True)
@@ -83,20 +120,44 @@ def inputs_hash(target: KubernetesTarget | KeyVaultTarget, gen: Generator) -> st
     return hashlib.sha256(raw.encode()).hexdigest()[:32]
 
 
-def _render(source: str, data: dict[str, Any], where: str, key: str) -> str:
+def _render(source: str, data: dict[str, Any], where: str, key: str, budget: RenderBudget | None = None) -> str:
     from .gotemplate import StringMap, TemplateError, parse
 
-    try:  # ESO's template data is a map[string]string (so `hasKey .` fails there as it does in ESO)
-        return parse(source, name=key).execute(StringMap({k: str(v) for k, v in data.items()}))
-    except TemplateError as exc:
-        raise RenderError(f"{where}: {exc}") from exc
+    with _slots:
+        try:  # ESO's template data is a map[string]string (so `hasKey .` fails there as it does in ESO)
+            out = parse(source, name=key).execute(StringMap({k: str(v) for k, v in data.items()}))
+        except TemplateError as exc:
+            raise RenderError(f"{where}: {exc}") from exc
+    if budget is not None:
+        budget.charge(_size(out), where)
+    return out
+
+
+def _size(text: str) -> int:
+    return len(text) if text.isascii() else len(text.encode())
+
+
+def _render_data(items: tuple[tuple[str, str], ...], outputs: dict[str, Any], where: str,
+                 budget: RenderBudget | None) -> dict[str, str]:
+    """Render a Secret's data key by key, refusing as soon as the total passes :data:`MAX_SECRET_DATA`."""
+    data: dict[str, str] = {}
+    total = 0
+    for key, source in items:
+        value = _render(source, outputs, where, f"data.{key}", budget)
+        total += _size(key) + _size(value)
+        if total > MAX_SECRET_DATA:
+            raise RenderError(f"{where}: data.{key}: refused: the Secret's data would exceed "
+                              f"{MAX_SECRET_DATA // 1024} KiB (Kubernetes' limit for a Secret)")
+        data[key] = value
+    return data
 
 
 def render_secret(
     target: KubernetesTarget, gen: Generator, namespace: str, outputs: dict[str, Any],
-    issued_at: datetime | None, expires_at: datetime | None,
+    issued_at: datetime | None, expires_at: datetime | None, budget: RenderBudget | None = None,
 ) -> DesiredSecret:
-    """The Secret for ``target`` in ``namespace`` from the generator's ``outputs`` (username, password, …)."""
+    """The Secret for ``target`` in ``namespace`` from the generator's ``outputs`` (username, password, …).
+    ``budget`` is the run's :class:`RenderBudget` (None: only the per-Secret bound applies)."""
     tpl = target.template
     where = f"{target.source_kind} {target.namespace}/{target.name}"
     secret_type = tpl.type or "Opaque"
@@ -106,14 +167,14 @@ def render_secret(
         else:
             data = {"username": outputs["username"], "password": outputs["password"]}
     else:
-        data = {k: _render(v, outputs, where, f"data.{k}") for k, v in tpl.data}
+        data = _render_data(tpl.data, outputs, where, budget)
         if tpl.merge_policy == "Merge":
             data = {"username": outputs["username"], "password": outputs["password"], **data}
     for value in data.values():  # as the API server may echo it back: base64, whole
         redact.register_encoded(value)
-    labels = {k: _render(v, outputs, where, f"labels.{k}") for k, v in tpl.labels}
+    labels = {k: _render(v, outputs, where, f"labels.{k}", budget) for k, v in tpl.labels}
     labels[MANAGED_BY_LABEL] = MANAGED_BY
-    annotations = {k: _render(v, outputs, where, f"annotations.{k}") for k, v in tpl.annotations}
+    annotations = {k: _render(v, outputs, where, f"annotations.{k}", budget) for k, v in tpl.annotations}
     annotations.update({
         GENERATOR_ANNOTATION: gen.key,
         TARGET_ANNOTATION: target.key,
@@ -124,9 +185,14 @@ def render_secret(
     return DesiredSecret(namespace, target.secret_name, secret_type, labels, annotations, data)
 
 
-def render_vault_value(target: KeyVaultTarget, outputs: dict[str, Any]) -> str:
+def render_vault_value(target: KeyVaultTarget, outputs: dict[str, Any], budget: RenderBudget | None = None) -> str:
     """The Key Vault secret value for ``target`` (its ``value`` template, default the password)."""
-    return _render(target.value, outputs, f"KeyVaultSecret {target.namespace}/{target.name}", "value")
+    where = f"KeyVaultSecret {target.namespace}/{target.name}"
+    value = _render(target.value, outputs, where, "value", budget)
+    if _size(value) > MAX_VAULT_VALUE:
+        raise RenderError(f"{where}: value: refused: larger than {MAX_VAULT_VALUE // 1024} KiB (Key Vault's limit "
+                          "for a secret value)")
+    return value
 
 
 def vault_tags(target: KeyVaultTarget, gen: Generator) -> dict[str, str]:

@@ -39,6 +39,7 @@ from .render import (
     MANAGED_BY,
     MANAGED_BY_LABEL,
     TARGET_ANNOTATION,
+    RenderBudget,
     inputs_hash,
     render_secret,
     render_vault_value,
@@ -215,6 +216,7 @@ class _Run:
         services.use_clusters(config.clusters)
         self.pool = ThreadPoolExecutor(max_workers=max(1, options.concurrency), thread_name_prefix="acr-refresh")
         self.namespace_lists: OnceMap[tuple[str, str], list[tuple[str, dict[str, str]]]] = OnceMap()
+        self.render_budget = RenderBudget()  # what this run may render in all targets together
 
     def out_of_time(self) -> str | None:
         if self.stop.is_set():
@@ -343,7 +345,8 @@ class _Run:
         target = item.target
         try:
             if isinstance(target, KubernetesTarget):
-                desired = render_secret(target, item.gen, item.namespace, outputs, creds.issued_at, creds.expires_at)
+                desired = render_secret(target, item.gen, item.namespace, outputs, creds.issued_at, creds.expires_at,
+                                        self.render_budget)
                 if self.options.dry_run or target.creation_policy == "None":
                     item.report.status = "skipped"
                     item.report.error = "dry run" if self.options.dry_run else "creationPolicy None"
@@ -352,7 +355,7 @@ class _Run:
                 kube_sink.write_secret(client, desired, item.existing, creation_policy=target.creation_policy,
                                        take_over=self.options.take_over)
             else:
-                value = render_vault_value(target, outputs)
+                value = render_vault_value(target, outputs, self.render_budget)
                 if self.options.dry_run:
                     item.report.status, item.report.error = "skipped", "dry run"
                     return

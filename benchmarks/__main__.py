@@ -1,5 +1,6 @@
 """``make bench`` / ``python -m benchmarks``: fleet sizes at 0 ms and 20 ms latency, the per-object
-baseline, cold start, and the continuity simulation at full size. Prints Markdown."""
+baseline, cold start, the peak memory of a hostile config, and the continuity simulation at full size. Prints
+Markdown."""
 
 from __future__ import annotations
 
@@ -41,6 +42,11 @@ def main() -> int:
           "(median of 9 fresh processes)")
     print(f"- acr-refresh --help: {coldstart.help_time() * 1000:.0f} ms wall (median of 7, interpreter start "
           "included)\n", flush=True)
+    from . import hostile
+
+    print("## Hostile config (bounded rendering)\n")
+    print("\n".join(hostile.report(hostile.measure(hostile.hostile_config()),
+                                   hostile.measure(hostile.harmless_config()))) + "\n", flush=True)
     if not args.skip_simulation:
         from . import continuity
 
