@@ -39,7 +39,9 @@ observed on the wire through this emulator):
   without ``Metadata: true``, 1 s timeout, no retry; IMDS and the emulator answer it 400, meaning "present").
 - SecretClient (azure-keyvault-secrets 4.12, ``api-version=2026-04-01``): ``set_secret`` is
   ``PUT /secrets/{name}`` with JSON ``value``, ``tags``, ``contentType``, ``attributes {enabled, nbf, exp}``;
-  ``get_secret`` is ``GET /secrets/{name}/`` (trailing slash) or ``/secrets/{name}/{version}``. The first request
+  ``get_secret`` is ``GET /secrets/{name}/`` (trailing slash) or ``/secrets/{name}/{version}``;
+  ``list_properties_of_secrets`` is ``GET /secrets`` (no ``maxresults`` unless ``max_page_size`` is given), then
+  each ``nextLink`` as given, with the client's own ``api-version``. The first request
   of a client for a host goes out without ``Authorization`` (a PUT also without its body, ``Content-Length: 0``);
   the 401 challenge gives the tenant and ``resource``, the client checks that the vault host ends with
   ``.`` + the resource's host (``verify_challenge_resource``), asks its credential for ``<resource>/.default``
