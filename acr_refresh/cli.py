@@ -266,11 +266,13 @@ def _run(args: argparse.Namespace, output: str, out: TextIO, env: Mapping[str, s
     received: list[int] = []
 
     def on_signal(signum: int, _frame: Any) -> None:
-        # Stop starting new work; requests in flight finish (each is bounded by its timeout), and every
-        # target is written in one request, so it is either old or new.
+        # Stop starting new work. Requests in flight finish within their timeouts, except identity calls,
+        # which azure-identity cannot time out per call: those are given up a second later, so a stalled
+        # login cannot hold shutdown past the pod's grace period. Every target is written in one request,
+        # so it is either old or new.
         received.append(signum)
         stop.set()
-        log.warning("signal received: finishing requests in flight, starting nothing new",
+        log.warning("signal received: starting nothing new, finishing or giving up requests in flight",
                     extra={"signal": signal.Signals(signum).name})
 
     previous = {}

@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 
 CLIENT_ID_ANNOTATION = "azure.workload.identity/client-id"
 TENANT_ID_ANNOTATION = "azure.workload.identity/tenant-id"
+CALL_POLL_SECONDS = 0.1
+"""How often a wait for an identity call looks at the deadline again (a stop signal moves it)."""
 
 
 class Principal(Protocol):
@@ -89,12 +91,13 @@ class Resolved:
     factory: Callable[[], Any]
 
 
-def call_before(deadline: float | None, what: str, fn: Callable[[], Any]) -> Any:
-    """Run ``fn`` but stop waiting for it at ``deadline`` (monotonic, plus a second of grace).
+def call_before(deadline: Callable[[], float | None] | None, what: str, fn: Callable[[], Any]) -> Any:
+    """Run ``fn`` but stop waiting for it a second past ``deadline()`` (monotonic; ``None``: no deadline).
 
     azure-identity takes no per-call timeout, so a stalled identity endpoint would hold a run for the
-    credential's full timeouts and retries. The call goes on in a daemon thread; the run moves on with an
-    :class:`IdentityError`.
+    credential's full timeouts and retries (four attempts of 20 s). The call goes on in a daemon thread; the
+    run moves on with an :class:`IdentityError`. ``deadline`` is read again while waiting, because a stop
+    signal brings it forward to now: shutdown then takes about a second, whatever the timeouts are.
     """
     if deadline is None:
         return fn()
@@ -110,8 +113,14 @@ def call_before(deadline: float | None, what: str, fn: Callable[[], Any]) -> Any
             done.set()
 
     threading.Thread(target=target, daemon=True, name="acr-refresh-identity").start()
-    if not done.wait(max(0.0, deadline - time.monotonic()) + 1.0):
-        raise IdentityError(f"{what}: no answer before the run's deadline")
+    give_up = float("inf")
+    while not done.wait(CALL_POLL_SECONDS):
+        # The earliest deadline ever read counts: once stopped, the run's deadline reads as "now" each time.
+        limit = deadline()
+        if limit is not None:
+            give_up = min(give_up, limit + 1.0)
+        if time.monotonic() >= give_up:
+            raise IdentityError(f"{what}: no answer before the run's deadline or shutdown")
     if "error" in box:
         raise box["error"]
     return box["value"]
@@ -124,7 +133,7 @@ class SingleFlightCredential:
 
     def __init__(self, inner: Any, deadline: Callable[[], float | None] | None = None) -> None:
         self.inner = inner
-        self._deadline = deadline or (lambda: None)
+        self._deadline = deadline
         self._locks: dict[tuple[Any, ...], threading.Lock] = {}
         self._guard = threading.Lock()
 
@@ -132,7 +141,7 @@ class SingleFlightCredential:
         with self._guard:
             lock = self._locks.setdefault(key, threading.Lock())
         with lock:
-            return call_before(self._deadline(), f"Entra ID token for {key[0]}", fn)
+            return call_before(self._deadline, f"Entra ID token for {' '.join(key[0])}", fn)
 
     def get_token(self, *scopes: str, **kwargs: Any) -> Any:
         key = (scopes, kwargs.get("tenant_id"), kwargs.get("claims"))
