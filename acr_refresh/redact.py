@@ -16,6 +16,9 @@ The forms of a registered value (see :func:`forms`):
 :func:`register_encoded` adds the exact base64 of a whole value we write (Secret data as the API server
 echoes it), without registering the value itself: a rendered ``{{ .registry }}`` stays readable in logs.
 
+Scrubbing looks every window of :data:`MIN_SECRET_LEN` characters up in an index of the forms' first
+characters, so its cost grows with the text, not with the number of secrets registered.
+
 A value shorter than :data:`MIN_SECRET_LEN` cannot be scrubbed safely (it would match ordinary words and
 its base64 forms would be a few characters long), so :func:`register` refuses it; callers turn that into a
 clear error before the value is used. Always scrub before truncating (:func:`clip`): a cut can split a
@@ -40,11 +43,13 @@ MIN_SECRET_LEN = 16
 Entra ID client secrets are 40 characters; every token is far longer."""
 
 MAX_REGISTERED = 1024  # a long-lived process must not grow without bound; JWTs are caught by shape anyway
-_B64 = "A-Za-z0-9+/"
+_B64_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
 
 _lock = threading.Lock()
 _secrets: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}  # value -> (plain forms, base64 cores)
-_pattern: re.Pattern[str] | None = None
+# Every form by its first MIN_SECRET_LEN characters: scrubbing looks each window of the text up here, which
+# costs the same however many secrets are registered (a regex alternation of them took seconds to compile).
+_index: dict[str, list[tuple[str, bool]]] = {}  # anchor -> [(form, is_base64_core)], longest first
 _dirty = False
 
 
@@ -87,12 +92,15 @@ def register(value: str | None) -> None:
     _add(value, forms(value))
 
 
-def register_encoded(value: str) -> None:
-    """Remember the base64 of the whole ``value`` (not ``value`` itself): a value we write as secret, as an
-    API server may echo it back. Values too short to matter are ignored."""
+def register_encoded(value: str, *, aligned: bool = False) -> None:
+    """Remember the base64 of ``value`` (not ``value`` itself): the exact encoding of a whole value we write
+    as secret, as an API server may echo it back; with ``aligned``, its cores at all three alignments too
+    (``value`` may sit inside a larger encoded document). Values too short to matter are ignored."""
     if len(value) * 4 // 3 < MIN_SECRET_LEN:
         return
-    _add("b64:" + value, ((base64.b64encode(value.encode()).decode(),), ()))
+    whole = base64.b64encode(value.encode()).decode()
+    cores = forms(value)[1] if aligned else ()
+    _add("b64:" + value, ((), (whole, *cores)))
 
 
 def _add(key: str, entry: tuple[tuple[str, ...], tuple[str, ...]]) -> None:
@@ -109,33 +117,64 @@ def _add(key: str, entry: tuple[tuple[str, ...], tuple[str, ...]]) -> None:
         _dirty = True
 
 
-def _alternation(strings: set[str]) -> str:
-    # Longest first, so a secret that contains another is replaced whole.
-    return "|".join(re.escape(s) for s in sorted(strings, key=len, reverse=True))
-
-
-def _current_pattern() -> re.Pattern[str] | None:
-    global _pattern, _dirty
+def _current_index() -> dict[str, list[tuple[str, bool]]]:
+    global _index, _dirty
     if _dirty:
         with _lock:
             if _dirty:
-                plain = {p for entry in _secrets.values() for p in entry[0]}
-                cores = {c for entry in _secrets.values() for c in entry[1]}
-                parts = []
-                if cores:  # a core takes its mixed neighbour characters (and padding) with it
-                    parts.append(f"[{_B64}]{{0,3}}(?:{_alternation(cores)})[{_B64}]{{0,3}}={{0,2}}")
-                if plain:
-                    parts.append(_alternation(plain))
-                _pattern = re.compile("|".join(parts)) if parts else None
-                _dirty = False
-    return _pattern
+                index: dict[str, list[tuple[str, bool]]] = {}
+                for plain, cores in _secrets.values():
+                    for form, core in [(p, False) for p in plain] + [(c, True) for c in cores]:
+                        index.setdefault(form[:MIN_SECRET_LEN], []).append((form, core))
+                for entries in index.values():
+                    entries.sort(key=lambda e: len(e[0]), reverse=True)  # a secret containing another wins
+                _index, _dirty = index, False
+    return _index
+
+
+def _spans(text: str, index: dict[str, list[tuple[str, bool]]]) -> list[tuple[int, int]]:
+    """Where registered forms occur in ``text``, as merged ``(start, end)`` spans."""
+    spans: list[tuple[int, int]] = []
+    n = MIN_SECRET_LEN
+    for i in range(len(text) - n + 1):
+        entries = index.get(text[i:i + n])
+        if entries is None:
+            continue
+        for form, core in entries:
+            if text.startswith(form, i):
+                start, end = i, i + len(form)
+                if core:  # take the neighbouring characters that mix a bit of the token (and padding)
+                    while start > max(0, i - 3) and text[start - 1] in _B64_CHARS:
+                        start -= 1
+                    limit = end + 3
+                    while end < min(len(text), limit) and text[end] in _B64_CHARS:
+                        end += 1
+                    limit = end + 2
+                    while end < min(len(text), limit) and text[end] == "=":
+                        end += 1
+                spans.append((start, end))
+                break
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
 
 
 def scrub(text: str) -> str:
     """Return ``text`` with every registered secret, its forms and every JWT-shaped string replaced."""
-    pattern = _current_pattern()
-    if pattern is not None:
-        text = pattern.sub(REDACTED, text)
+    index = _current_index()
+    if index and len(text) >= MIN_SECRET_LEN:
+        spans = _spans(text, index)
+        if spans:
+            parts, last = [], 0
+            for start, end in spans:
+                parts += [text[last:start], REDACTED]
+                last = end
+            parts.append(text[last:])
+            text = "".join(parts)
     return _JWT.sub(REDACTED, text)
 
 
