@@ -47,7 +47,8 @@ def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempP
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Tests marked ``kube`` that take ``em`` run on both tiers, unless marked ``emulator_only(reason)``."""
     if "em" in metafunc.fixturenames and metafunc.definition.get_closest_marker("kube") is not None:
-        tiers = ["emulator"] if metafunc.definition.get_closest_marker("emulator_only") else ["emulator", "real"]
+        tiers = (["emulator"] if metafunc.definition.get_closest_marker("emulator_only")
+                 else ["real"] if metafunc.definition.get_closest_marker("real_only") else ["emulator", "real"])
         metafunc.parametrize("tier", tiers, indirect=True)
 
 

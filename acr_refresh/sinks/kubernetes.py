@@ -92,7 +92,14 @@ def write_secret(
         if existing.type != desired.type:
             raise DeliveryError(f"{where} has type {existing.type}, the template wants {desired.type}; Kubernetes "
                                 "cannot change a Secret's type: delete it or change the template")
-    client.apply_secret(desired.manifest(), field_manager=FIELD_MANAGER)
+    try:
+        client.apply_secret(desired.manifest(), field_manager=FIELD_MANAGER)
+    except DeliveryError as exc:
+        if exc.status == 403 and existing is None:
+            # The API server's own text for this case is empty ('secrets "x" is forbidden: '): say what is missing.
+            raise DeliveryError(f"{exc} (creating a Secret by server-side apply needs the 'create' verb on "
+                                "secrets as well as 'patch')", status=403) from exc
+        raise
 
 
 def ensure_image_pull_secret(client: KubeClient, namespace: str, accounts: tuple[str, ...], secret: str) -> int:
