@@ -25,21 +25,29 @@ VAULT = "hygienevault.vault.azure.net"
 _B64_RUN = re.compile(r"[A-Za-z0-9+/]{8,}={0,2}")
 
 
-def leaks(text: str, secret: str, window: int = 8) -> bool:
-    """Whether ``text`` shows any ``window`` consecutive bytes of ``secret``: plain, or inside any base64 run
-    decoded at each of its four character offsets."""
-    pieces = {secret[i:i + window].encode() for i in range(len(secret) - window + 1)}
-    haystacks = [text.encode()]
+def _decodings(text: str, depth: int) -> list[bytes]:
+    """``text`` and every base64 run in it decoded at each of its four character offsets, ``depth`` deep."""
+    found = [text.encode()]
+    if depth == 0:
+        return found
     for run_ in _B64_RUN.findall(text):
         body = run_.rstrip("=")
         for offset in range(4):
             chunk = body[offset:]
             chunk = chunk[: len(chunk) - len(chunk) % 4]
             try:
-                haystacks.append(base64.b64decode(chunk))
+                decoded = base64.b64decode(chunk)
             except (binascii.Error, ValueError):
                 continue
-    return any(p in h for h in haystacks for p in pieces)
+            found += _decodings(decoded.decode("latin-1"), depth - 1)
+    return found
+
+
+def leaks(text: str, secret: str, window: int = 8) -> bool:
+    """Whether ``text`` shows any ``window`` consecutive bytes of ``secret``: plain, or inside base64 (twice
+    encoded too: a dockerconfigjson ``auth`` inside a Secret's data), decoded at every character offset."""
+    pieces = {secret[i:i + window].encode() for i in range(len(secret) - window + 1)}
+    return any(p in h for h in _decodings(text, 2) for p in pieces)
 
 
 def everything(report: dict, caplog: pytest.LogCaptureFixture) -> str:
@@ -108,7 +116,7 @@ def test_an_api_server_echoing_secret_data_in_its_error_shows_no_part_of_the_tok
     assert tokens
     out = everything(report, caplog)
     for token in tokens:
-        assert any(leaks(message, token) for message in echo.echoed) or "b64enc" in template
+        assert any(leaks(message, token) for message in echo.echoed)  # the stand-in did echo it
         assert not leaks(out, token), "a piece of a token shows in the report or logs"
 
 
