@@ -73,8 +73,10 @@ class UsageError(AcrRefreshError):
 class DeliveryError(AcrRefreshError):
     """A target (Kubernetes Secret, ServiceAccount, Key Vault secret) could not be read or written."""
 
-    def __init__(self, message: str, *, status: int | None = None) -> None:
+    def __init__(self, message: str, *, status: int | None = None, reason: str | None = None) -> None:
         self.status = status
+        self.reason = reason
+        """A word of :mod:`acr_refresh.reasons` for the report (None: derived from ``status``)."""
         super().__init__(message)
 
 
