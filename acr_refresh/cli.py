@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
 import sys
 import threading
@@ -112,11 +113,18 @@ def build_parser() -> argparse.ArgumentParser:
                        help="like --shard, taking INDEX from JOB_COMPLETION_INDEX (a Kubernetes Indexed Job; "
                             "env ACR_REFRESH_SHARDS)")
     run_p.add_argument("--prune", action="store_const", const=True, default=None,
-                       help="delete Secrets acr-refresh wrote whose target is gone from the config; with "
-                            "--dry-run, only report them (env ACR_REFRESH_PRUNE)")
-    run_p.add_argument("--take-over", action="store_const", const=True, default=None,
-                       help="write Secrets that External Secrets Operator manages, to migrate "
-                            "(env ACR_REFRESH_TAKE_OVER)")
+                       help="delete Secrets acr-refresh created whose target is gone from the config, under the "
+                            "README's prune rules; with --dry-run, only report them (env ACR_REFRESH_PRUNE)")
+    run_p.add_argument("--prune-allow-empty", action="store_const", const=True, default=None,
+                       help="prune even in a cluster for which the config declares no generator or target "
+                            "(env ACR_REFRESH_PRUNE_ALLOW_EMPTY)")
+    run_p.add_argument("--prune-max-delete", type=_non_negative_int, default=None, metavar="N",
+                       help="refuse a cluster's prune that would delete more than N Secrets and more than a "
+                            "quarter of those acr-refresh created there; default 10 (env ACR_REFRESH_PRUNE_MAX_DELETE)")
+    run_p.add_argument("--take-over", action="append", type=_secret_ref, default=None, metavar="[CLUSTER/]NS/NAME",
+                       help="write this existing Secret although External Secrets Operator manages it or it "
+                            "carries no marker of acr-refresh (migration, adoption); repeatable; NS/NAME is in "
+                            "the default cluster (env ACR_REFRESH_TAKE_OVER, comma-separated)")
 
     sub.add_parser("schema", help="print a JSON Schema of the config kinds (for editors)",
                    description="Print a JSON Schema (draft 2020-12) of every config kind acr-refresh reads. "
@@ -126,6 +134,27 @@ def build_parser() -> argparse.ArgumentParser:
                            description="Parse and validate the config and print the plan. Exit 0 or 2.")
     common(val_p)
     return parser
+
+
+_DNS_NAME = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")
+
+
+def _secret_ref(text: str) -> str:
+    """``NS/NAME`` or ``CLUSTER/NS/NAME``, each part a DNS name (a bare or malformed value is a usage error)."""
+    parts = text.split("/")
+    if len(parts) not in (2, 3) or not all(_DNS_NAME.fullmatch(p) for p in parts):
+        raise argparse.ArgumentTypeError(f"expected NS/NAME or CLUSTER/NS/NAME, got {text!r}")
+    return text
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected 0 or more, got {text!r}")
+    return value
 
 
 def _from_env(args: argparse.Namespace, environ: Mapping[str, str], parser: argparse.ArgumentParser) -> None:
@@ -142,8 +171,10 @@ def _from_env(args: argparse.Namespace, environ: Mapping[str, str], parser: argp
         "deadline": _duration_seconds,
         "force": _bool,
         "min_remaining": _duration_seconds,
-        "take_over": _bool,
+        "take_over": lambda s: [_secret_ref(v.strip()) for v in s.split(",") if v.strip()],
         "prune": _bool,
+        "prune_allow_empty": _bool,
+        "prune_max_delete": _non_negative_int,
         "shard": _shard,
         "shards": _positive_int,
     }
@@ -256,8 +287,10 @@ def _run(args: argparse.Namespace, output: str, out: TextIO, env: Mapping[str, s
         generators=tuple(args.generator or ()),
         dry_run=bool(args.dry_run),
         force=bool(args.force),
-        take_over=bool(args.take_over),
+        take_over=frozenset(args.take_over or ()),
         prune=bool(args.prune),
+        prune_allow_empty=bool(args.prune_allow_empty),
+        prune_max_delete=10 if args.prune_max_delete is None else args.prune_max_delete,
         min_remaining=timedelta(seconds=args.min_remaining) if args.min_remaining is not None else None,
         concurrency=args.concurrency or DEFAULT_CONCURRENCY,
         deadline_seconds=args.deadline if args.deadline is not None else DEFAULT_DEADLINE_SECONDS,
@@ -312,7 +345,8 @@ def report_text(report: Any) -> str:
             lines.append(f"  {t['status']:<11} {t['kind']} {where}{terr}")
     for p in data.get("pruned") or []:
         perr = f": {p['error']}" if p["error"] else ""
-        lines.append(f"pruned {p['status']:<8} {p['cluster']}/{p['namespace']}/{p['name']}{perr}")
+        where = f"{p['cluster']}/{p['namespace']}/{p['name']}" if p.get("name") else f"{p['cluster']} (cluster)"
+        lines.append(f"pruned {p['status']:<8} {where}{perr}")
     for w in data["warnings"]:
         lines.append(f"warning: {w}")
     failed = sum(1 for g in report.generators if not g.ok)

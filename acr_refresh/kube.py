@@ -119,9 +119,69 @@ class KubeClient:
         resp.drain_conn()  # read the body so the connection goes back to the pool clean
         resp.release_conn()
 
-    def delete_secret(self, namespace: str, name: str) -> None:
+    def create_secret(self, manifest: dict[str, Any], *, field_manager: str) -> None:
+        """Create one Secret; a 409 (it exists) is a :class:`DeliveryError` with status 409. Only a create can
+        set the created marker, so a Secret that existed before can never come to carry it by our hand."""
+        meta = manifest["metadata"]
+        resp = self._call(f"create Secret {meta['namespace']}/{meta['name']}", self.core.create_namespaced_secret,
+                          meta["namespace"], manifest, error=DeliveryError, field_manager=field_manager,
+                          _preload_content=False)
+        resp.drain_conn()
+        resp.release_conn()
+
+    def delete_secret(self, namespace: str, name: str, *, uid: str | None = None,
+                      resource_version: str | None = None) -> None:
+        """Delete a Secret; with ``uid``/``resource_version`` only if it is still exactly that object (a
+        changed Secret is a 409, so what prune checked is what it deletes)."""
+        from kubernetes import client
+
+        body = None
+        if uid or resource_version:
+            body = client.V1DeleteOptions(preconditions=client.V1Preconditions(uid=uid,
+                                                                               resource_version=resource_version))
         self._call(f"delete Secret {namespace}/{name}", self.core.delete_namespaced_secret, name, namespace,
-                   error=DeliveryError, missing_ok=True)
+                   error=DeliveryError, missing_ok=True, body=body)
+
+    def list_secret_metadata(self) -> list[dict[str, Any]]:
+        """Every Secret's metadata in every namespace, as ``PartialObjectMetadata`` (no data is ever read),
+        in pages of 500."""
+        out: list[dict[str, Any]] = []
+        token = ""
+        while True:
+            query = [("limit", 500)] + ([("continue", token)] if token else [])
+            page = self._call("list Secrets (metadata only)", self._get_json, "/api/v1/secrets", query,
+                              error=DeliveryError)
+            out += [i.get("metadata") or {} for i in page.get("items") or [] if isinstance(i, dict)]
+            token = (page.get("metadata") or {}).get("continue") or ""
+            if not token:
+                return out
+
+    def _get_json(self, path: str, query: list[tuple[str, Any]], _request_timeout: Any = None) -> dict[str, Any]:
+        accept = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
+        method, url, headers, body, _ = self.api_client.param_serialize(
+            "GET", path, query_params=query, header_params={"Accept": accept}, auth_settings=["BearerToken"])
+        resp = self.api_client.call_api(method, url, header_params=headers, body=body,
+                                        _request_timeout=_request_timeout)
+        resp.read()
+        if not 200 <= resp.status < 300:
+            from kubernetes.client.exceptions import ApiException
+
+            raise ApiException(http_resp=resp)
+        data = json.loads(resp.data)
+        if not isinstance(data, dict):
+            raise DeliveryError(f"cluster {self.name}: list Secrets: answer is not an object")
+        return data
+
+    def apply_fields(self, manifest: dict[str, Any], *, field_manager: str) -> None:
+        """Server-side apply without force: used to give up fields (an apply of fewer fields removes the
+        ones this manager no longer applies, unless another manager owns them)."""
+        meta = manifest["metadata"]
+        resp = self._call(
+            f"apply Secret {meta['namespace']}/{meta['name']}", self.core.patch_namespaced_secret,
+            meta["name"], meta["namespace"], manifest, error=DeliveryError,
+            field_manager=field_manager, _content_type="application/apply-patch+yaml", _preload_content=False)
+        resp.drain_conn()
+        resp.release_conn()
 
     def list_namespaces(self, label_selector: str = "") -> list[tuple[str, dict[str, str]]]:
         """``(name, labels)`` of every namespace matching ``label_selector``."""

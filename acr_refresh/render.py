@@ -84,16 +84,18 @@ class DesiredSecret:
     annotations: dict[str, str]
     data: dict[str, str] = field(repr=False)
 
-    def manifest(self) -> dict[str, Any]:
-        """The object sent with server-side apply (data base64-encoded, as the API expects)."""
+    def manifest(self, *, labels: dict[str, str] | None = None,
+                 annotations: dict[str, str] | None = None) -> dict[str, Any]:
+        """The object sent (data base64-encoded, as the API expects); ``labels``/``annotations`` replace
+        this Secret's own (the write guard decides which of our fields a write may carry)."""
         return {
             "apiVersion": "v1",
             "kind": "Secret",
             "metadata": {
                 "name": self.name,
                 "namespace": self.namespace,
-                "labels": self.labels,
-                "annotations": self.annotations,
+                "labels": self.labels if labels is None else labels,
+                "annotations": self.annotations if annotations is None else annotations,
             },
             "type": self.type,
             "data": {k: base64.b64encode(v.encode()).decode() for k, v in self.data.items()},

@@ -9,14 +9,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from . import redact
+from . import reasons, redact
 
 # Generator statuses: ok (minted; targets written or fresh), fresh (every target fresh, nothing minted),
 # failed, not-attempted (deadline or shutdown came first).
 GENERATOR_STATUSES = ("ok", "fresh", "failed", "not-attempted")
-# Target statuses: written, fresh, failed, skipped (dry run / creationPolicy None), not-attempted; and for
-# pruned Secrets, deleted.
-TARGET_STATUSES = ("written", "fresh", "failed", "skipped", "not-attempted", "deleted")
+# Target statuses and their reasons: the closed vocabulary of acr_refresh.reasons.
+TARGET_STATUSES = reasons.TARGET_STATUSES
 
 
 def rfc3339(when: datetime | None) -> str | None:
@@ -39,6 +38,8 @@ class TargetReport:
     secret_name: str | None = None
     error: str | None = None
     expires_at: datetime | None = None
+    reason: str | None = None
+    """One word of :data:`acr_refresh.reasons.REASONS` (why it is stale, fresh, failed, kept, ...)."""
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"kind": self.kind}
@@ -46,7 +47,8 @@ class TargetReport:
             out.update(vault=self.vault, secretName=self.secret_name)
         else:
             out.update(cluster=self.cluster, namespace=self.namespace, name=self.name)
-        out.update(status=self.status, error=_clean(self.error), expiresAt=rfc3339(self.expires_at))
+        out.update(status=self.status, reason=self.reason, error=_clean(self.error),
+                   expiresAt=rfc3339(self.expires_at))
         return out
 
 
@@ -98,11 +100,13 @@ class Report:
     generators: list[GeneratorReport] = field(default_factory=list)
     dry_run: bool = False
     pruned: list[TargetReport] | None = None
-    """With --prune: Secrets deleted (``deleted``, or ``skipped`` on a dry run) or that failed to delete."""
+    """With --prune: each Secret prune considered: ``deleted``, ``skipped`` (dry run), ``refused`` (a named
+    guard), ``kept`` (not ours to delete), ``failed``, ``not-attempted``."""
 
     @property
     def ok(self) -> bool:
-        return all(g.ok for g in self.generators) and all(p.status != "failed" for p in self.pruned or ())
+        return all(g.ok for g in self.generators) and not any(
+            p.status == "failed" or p.reason == "guard-max-delete" for p in self.pruned or ())
 
     def failures(self) -> list[str]:
         """One line per failed or not-attempted generator and target."""

@@ -36,9 +36,6 @@ from .memo import OnceMap
 from .mint import Credentials, Minter, TokenCache
 from .redact import scrub
 from .render import (
-    MANAGED_BY,
-    MANAGED_BY_LABEL,
-    TARGET_ANNOTATION,
     RenderBudget,
     inputs_hash,
     render_secret,
@@ -67,10 +64,16 @@ class RunOptions:
     """Mint (proving auth works) but write nothing."""
     force: bool = False
     """Rewrite every target, fresh or not."""
-    take_over: bool = False
-    """Write Secrets that External Secrets Operator manages (migration)."""
+    take_over: frozenset[str] = frozenset()
+    """Secrets we may write although ESO manages them or they carry no marker of ours: ``NS/NAME`` in the
+    default cluster, ``CLUSTER/NS/NAME`` in a named one (migration, adoption)."""
     prune: bool = False
-    """Delete Secrets we manage whose target is gone from the config, and their imagePullSecrets entries."""
+    """Delete Secrets we created whose target is gone from the config (see :meth:`_Run.prune`'s rules)."""
+    prune_allow_empty: bool = False
+    """Prune in a cluster even when the config declares no generator or no Kubernetes target for it."""
+    prune_max_delete: int = 10
+    """Refuse a cluster's prune that would delete more than this **and** more than a quarter of the Secrets
+    we created there."""
     min_remaining: timedelta | None = None
     """Refresh a target whose token has less than this left (default: half its lifetime)."""
     concurrency: int = DEFAULT_CONCURRENCY
@@ -217,6 +220,13 @@ class _Run:
         self.pool = ThreadPoolExecutor(max_workers=max(1, options.concurrency), thread_name_prefix="acr-refresh")
         self.namespace_lists: OnceMap[tuple[str, str], list[tuple[str, dict[str, str]]]] = OnceMap()
         self.render_budget = RenderBudget()  # what this run may render in all targets together
+        self.expanded: set[tuple[str, str]] = set()  # (cluster, target key) expanded this run
+        self.expansion_failures: dict[str, str] = {}  # cluster -> why a target's expansion failed there
+
+    def taken_over(self, cluster: str, namespace: str, name: str) -> bool:
+        """``--take-over`` names this Secret (``NS/NAME`` means the default cluster)."""
+        names = self.options.take_over
+        return f"{cluster}/{namespace}/{name}" in names or (cluster == "default" and f"{namespace}/{name}" in names)
 
     def out_of_time(self) -> str | None:
         if self.stop.is_set():
@@ -242,8 +252,10 @@ class _Run:
                 except Exception as exc:  # noqa: BLE001 - one cluster's failure must not stop the others
                     entry.targets.append(TargetReport("KubernetesSecret", "failed", cluster=cluster,
                                                       namespace=kt.namespace, name=kt.secret_name,
-                                                      error=_error(exc)))
+                                                      error=_error(exc), reason="read-failed"))
+                    self.expansion_failures.setdefault(cluster, f"{kt.key}: {_error(exc)}")
                     continue
+                self.expanded.add((cluster, kt.key))
                 for ns in namespaces:
                     rep = TargetReport("KubernetesSecret", "not-attempted", cluster=cluster, namespace=ns,
                                        name=kt.secret_name)
@@ -353,7 +365,8 @@ class _Run:
                     return
                 client = self.services.kube.get(item.cluster)
                 kube_sink.write_secret(client, desired, item.existing, creation_policy=target.creation_policy,
-                                       take_over=self.options.take_over)
+                                       take_over=self.taken_over(item.cluster, item.namespace,
+                                                                 target.secret_name))
             else:
                 value = render_vault_value(target, outputs, self.render_budget)
                 if self.options.dry_run:
@@ -433,7 +446,7 @@ class _Run:
         self.each(self.pull_secrets, [i for g in generators for i in items[g.key]])
         report.warnings.extend(self.lapse_warnings([i for g in generators for i in items[g.key]]))
         if self.options.prune:
-            report.pruned = self.prune([i for g in generators for i in items[g.key]])
+            report.pruned = self.prune([i for g in generators for i in items[g.key]], report)
 
     def lapse_warnings(self, items: list[_Item]) -> list[str]:
         """A warning for every target left unrefreshed, saying when the token it still holds expires, so an
@@ -456,44 +469,128 @@ class _Run:
                            f"({left} min left)")
         return out
 
-    def prune(self, items: list[_Item]) -> list[TargetReport]:
-        """Delete Secrets labelled as ours whose target is gone: its config object no longer exists, or it
-        was expanded in this run and this (cluster, namespace, name) is no longer among its places."""
-        known = {t.key for t in self.config.kube_targets}
-        expanded = {i.target.key for i in items if isinstance(i.target, KubernetesTarget)}
-        wanted = {(i.cluster, i.namespace, i.target.secret_name) for i in items
-                  if isinstance(i.target, KubernetesTarget)}
-        clusters = sorted({"default"} | {c for t in self.config.kube_targets for c in t.clusters})
+    def prune(self, items: list[_Item], report: Report) -> list[TargetReport]:
+        """Delete Secrets we created that no current target wants, cluster by cluster, only when every rule
+        holds (README "Prune"; ``docs/reliability.md``):
+
+        1. it carries the created marker and its recorded creation policy is ``Owner`` (a removed ``Merge``
+           target gives up only its own data keys and annotations; anything else is ``kept``);
+        2. no target of the config resolves to it: every target that can write into the cluster is expanded
+           (whatever ``--generator``/``--shard`` selected), and if any expansion failed, nothing is pruned there;
+        3. the config is credible for the cluster (some generator and some Kubernetes target for it, unless
+           ``--prune-allow-empty``), and the deletions are not more than ``--prune-max-delete`` **and** more
+           than a quarter of the Secrets we created there;
+        4. time remains: the deadline and the stop signal are checked before every list, update and delete.
+
+        Lists are metadata-only, so no other Secret's data is ever read. A Secret is unlinked from the
+        ServiceAccounts recorded as the ones we added it to, in the run that deletes it, and only then."""
         results: list[TargetReport] = []
-        selector = f"{MANAGED_BY_LABEL}={MANAGED_BY}"
+        seen = {(i.cluster, i.target.key) for i in items if isinstance(i.target, KubernetesTarget)}
+        wanted_by_cluster: dict[str, set[tuple[str, str]]] = {}
+        for item in items:
+            if isinstance(item.target, KubernetesTarget):
+                wanted_by_cluster.setdefault(item.cluster, set()).add((item.namespace, item.target.secret_name))
+        # Every Cluster in the config and every cluster a target names; `default` only when a target uses
+        # it, or when no target names any (an empty config: refused below unless --prune-allow-empty).
+        clusters = sorted({c.name for c in self.config.clusters}
+                          | {c for t in self.config.kube_targets for c in t.clusters}
+                          | (set() if self.config.kube_targets else {"default"}))
+
+        def pruned(status: str, reason: str, cluster: str, namespace: str | None = None,
+                   name: str | None = None, error: str | None = None) -> TargetReport:
+            rep = TargetReport("KubernetesSecret", status, cluster=cluster, namespace=namespace, name=name,
+                               error=error, reason=reason)
+            results.append(rep)
+            return rep
+
         for cluster in clusters:
+            targets = [t for t in self.config.kube_targets if cluster in t.clusters]
+            if (not self.config.generators or not targets) and not self.options.prune_allow_empty:
+                why = ("the config declares no generator" if not self.config.generators
+                       else "the config declares no Kubernetes target for this cluster")
+                pruned("refused", "guard-empty-config", cluster,
+                       error=f"prune refused (guard empty-config): {why}; --prune-allow-empty overrides")
+                report.warnings.append(f"cluster {cluster}: prune refused: {why}")
+                continue
+            # Rule 2: what every target wants here, expanding those this run did not select.
+            wanted = set(wanted_by_cluster.get(cluster, set()))
+            failed_expansion = ""
+            for kt in targets:
+                if (cluster, kt.key) in seen or (cluster, kt.key) in self.expanded:
+                    continue
+                try:
+                    wanted.update((ns, kt.secret_name) for ns in self.namespaces(kt, cluster))
+                except Exception as exc:  # noqa: BLE001 - reported as the guard's reason
+                    failed_expansion = f"{kt.key}: {_error(exc)}"
+            failed_expansion = failed_expansion or self.expansion_failures.get(cluster, "")
+            if self.out_of_time():
+                pruned("not-attempted", "deadline", cluster, error=self.out_of_time())
+                continue
             try:
                 client = self.services.kube.get(cluster)
-                secrets = client.list_managed_secrets(selector)
+                listed = client.list_secret_metadata()
             except Exception as exc:  # noqa: BLE001 - reported
-                results.append(TargetReport("KubernetesSecret", "failed", cluster=cluster, error=_error(exc)))
+                pruned("failed", "read-failed", cluster, error=_error(exc))
                 continue
-            for secret in secrets:
-                meta = secret.metadata
-                target = (meta.annotations or {}).get(TARGET_ANNOTATION, "")
-                if not target:
-                    continue  # labelled by someone else, not written by us: leave it
-                gone = target not in known or (target in expanded and (cluster, meta.namespace, meta.name)
-                                               not in wanted)
-                if not gone:
+            candidates: list[tuple[dict[str, Any], kube_sink.Existing]] = []
+            released: list[tuple[dict[str, Any], kube_sink.Existing]] = []
+            created_total = 0
+            for meta in listed:
+                existing = kube_sink.inspect_secret({"metadata": meta})
+                created_total += existing.created
+                ns, name = str(meta.get("namespace") or ""), str(meta.get("name") or "")
+                if not existing.target or (ns, name) in wanted:
+                    continue  # not written by us, or still wanted: never touched
+                if failed_expansion:
+                    pruned("refused", "guard-expansion-failed", cluster, ns, name,
+                           f"prune refused (guard expansion-failed): a target's expansion failed in this "
+                           f"cluster this run ({failed_expansion})")
+                elif existing.created and existing.policy in ("", "Owner"):
+                    candidates.append((meta, existing))
+                elif existing.created:
+                    pruned("kept", "policy-keeps", cluster, ns, name,
+                           f"kept: creationPolicy {existing.policy} never deletes")
+                elif existing.legacy:
+                    pruned("kept", "legacy", cluster, ns, name,
+                           "kept: written by an earlier version (no created marker); see README \"Prune\"")
+                elif existing.policy in kube_sink.MERGE_POLICIES:
+                    released.append((meta, existing))
+                else:
+                    pruned("kept", "not-created", cluster, ns, name, "kept: acr-refresh did not create it")
+            limit = self.options.prune_max_delete
+            if len(candidates) > limit and len(candidates) * 4 > created_total:
+                for meta, _ in candidates:
+                    pruned("refused", "guard-max-delete", cluster, meta.get("namespace"), meta.get("name"),
+                           f"prune refused (guard max-delete): {len(candidates)} deletions in this cluster are "
+                           f"more than --prune-max-delete {limit} and more than a quarter of the "
+                           f"{created_total} Secrets acr-refresh created here")
+                report.warnings.append(f"cluster {cluster}: prune refused: {len(candidates)} deletions exceed "
+                                       f"--prune-max-delete {limit}")
+                candidates = []
+            for meta, existing in candidates + released:
+                ns, name = str(meta.get("namespace")), str(meta.get("name"))
+                delete = (meta, existing) in candidates
+                if self.options.dry_run:
+                    pruned("skipped", "dry-run", cluster, ns, name,
+                           "dry run: would delete" if delete else "dry run: would remove its keys and annotations")
                     continue
-                rep = TargetReport("KubernetesSecret", "skipped" if self.options.dry_run else "deleted",
-                                   cluster=cluster, namespace=meta.namespace, name=meta.name,
-                                   error="dry run: would delete" if self.options.dry_run else None)
-                if not self.options.dry_run:
-                    try:
-                        kube_sink.remove_image_pull_secret(client, meta.namespace, meta.name)
-                        client.delete_secret(meta.namespace, meta.name)
-                        log.info("pruned", extra={"cluster": cluster, "namespace": meta.namespace,
-                                                  "secret": meta.name})
-                    except Exception as exc:  # noqa: BLE001 - reported
-                        rep.status, rep.error = "failed", _error(exc)
-                results.append(rep)
+                reason = self.out_of_time()
+                if reason:
+                    pruned("not-attempted", "deadline" if "deadline" in reason else "stopped", cluster, ns, name,
+                           reason)
+                    continue
+                rep = pruned("deleted", "unwanted", cluster, ns, name,
+                             None if delete else "removed its data keys and annotations (creationPolicy Merge)")
+                try:
+                    if delete:
+                        client.delete_secret(ns, name, uid=existing.uid, resource_version=existing.resource_version)
+                        if not self.out_of_time():
+                            kube_sink.remove_image_pull_secret(client, ns, name)
+                    else:
+                        kube_sink.release_secret(client, ns, name)
+                    log.info("pruned", extra={"cluster": cluster, "namespace": ns, "secret": name})
+                except Exception as exc:  # noqa: BLE001 - reported
+                    rep.status, rep.reason, rep.error = "failed", "delete-failed", _error(exc)
         return results
 
 

@@ -571,6 +571,12 @@ class KubeApi:
             if rest:
                 meta["continue"] = base64.urlsafe_b64encode(str(offset + limit).encode()).decode()
                 meta["remainingItemCount"] = len(rest)
+        if "as=partialobjectmetadatalist" in req.headers.get("accept", "").lower().replace(" ", ""):
+            # Metadata only (what `kubectl get --show-kind` and prune-style callers ask for): no data at all.
+            partial = [{"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": o["metadata"]}
+                       for o in items]
+            return Response.json(200, {"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1",
+                                       "metadata": meta, "items": partial})
         for obj in items:
             obj.pop("kind", None)
             obj.pop("apiVersion", None)

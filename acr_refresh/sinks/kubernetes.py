@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ..errors import DeliveryError
@@ -23,49 +23,111 @@ from ..render import (
 log = logging.getLogger(__name__)
 
 FIELD_MANAGER = "acr-refresh"
-ESO_MANAGERS = ("external-secrets",)
 SA_UPDATE_ATTEMPTS = 5
+# Ownership markers (see README "Prune"): CREATED is set only by our create request, which fails when the
+# Secret exists, so a Secret that existed before can never come to carry it by our hand; and it counts only
+# while our field manager owns it (a hand-added copy is owned by whoever added it).
+CREATED_ANNOTATION = "acr-refresh/created"
+POLICY_ANNOTATION = "acr-refresh/creation-policy"
+# On a ServiceAccount: the Secrets we added to its imagePullSecrets (prune unlinks only these).
+SA_PULL_SECRETS_ANNOTATION = "acr-refresh/image-pull-secrets"
+# External Secrets Operator's own marks: its field manager since 2022, its older one, and its label.
+ESO_MANAGER_PREFIX = "externalsecrets.external-secrets.io/"
+ESO_MANAGERS = ("external-secrets",)
+ESO_MANAGED_LABEL = "reconcile.external-secrets.io/managed"
+MAX_TOKEN_LIFETIME = timedelta(hours=24)
+"""No registry token lives longer: a recorded expiry further after its issue time is not credible."""
 
 
 @dataclass(frozen=True)
 class Existing:
-    """The parts of a live Secret that decide what to do with it."""
+    """The parts of a live Secret that decide what to do with it. Everything here is tenant-editable."""
 
     type: str
     ours: bool
+    """It carries a marker of ours: the created marker, our managed-by label, or our target annotation."""
+    created: bool
+    """We created it (the created marker, owned by our field manager)."""
+    legacy: bool
+    """Written by an earlier version: our managed-by label and no created marker."""
     eso_managed: bool
     stored: Stored | None
     target: str
+    policy: str = ""
+    uid: str = ""
+    resource_version: str = ""
 
 
-def _parse_time(text: str | None) -> datetime | None:
-    if not text:
+def parse_time(text: object) -> datetime | None:
+    """An RFC 3339 time with a zone, in UTC; None for anything else (absent, zone-less, out of range)."""
+    if not isinstance(text, str) or not text or len(text) > 64:
         return None
     try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+        return when.astimezone(UTC) if when.tzinfo is not None else None
+    except (ValueError, OverflowError):
         return None
+
+
+def credible_record(issued: object, expires: object) -> tuple[datetime | None, datetime | None]:
+    """The recorded issue and expiry times if they make sense together, else ``(None, None)``: both
+    zoned RFC 3339, expiry not before issue and at most :data:`MAX_TOKEN_LIFETIME` after it."""
+    issued_at, expires_at = parse_time(issued), parse_time(expires)
+    if issued_at is None or expires_at is None or not issued_at <= expires_at <= issued_at + MAX_TOKEN_LIFETIME:
+        return None, None
+    return issued_at, expires_at
+
+
+def _str_map(value: object) -> dict[str, str]:
+    return {str(k): v for k, v in value.items() if isinstance(v, str)} if isinstance(value, dict) else {}
+
+
+def _list(value: object) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _owns(entry: object, annotation: str) -> bool:
+    if not isinstance(entry, dict) or entry.get("manager") != FIELD_MANAGER:
+        return False
+    fields = entry.get("fieldsV1")
+    meta = fields.get("f:metadata") if isinstance(fields, dict) else None
+    notes = meta.get("f:annotations") if isinstance(meta, dict) else None
+    return isinstance(notes, dict) and f"f:{annotation}" in notes
+
+
+def eso_managed(meta: dict[str, Any]) -> bool:
+    """ESO manages it: an ExternalSecret ownerReference, ESO's field manager, or ESO's managed label."""
+    owners = _list(meta.get("ownerReferences"))
+    if any(isinstance(o, dict) and o.get("kind") == "ExternalSecret"
+           and str(o.get("apiVersion", "")).startswith("external-secrets.io/") for o in owners):
+        return True
+    entries = _list(meta.get("managedFields"))
+    managers = [str(e.get("manager") or "") for e in entries if isinstance(e, dict)]
+    if any(m.startswith(ESO_MANAGER_PREFIX) or m in ESO_MANAGERS for m in managers):
+        return True
+    return _str_map(meta.get("labels")).get(ESO_MANAGED_LABEL) == "true"
 
 
 def inspect_secret(secret: dict[str, Any]) -> Existing:
-    """Read type, ownership and our annotations from a live Secret (its JSON, as the API server sends it)."""
-    meta = secret.get("metadata") or {}
-    labels = dict(meta.get("labels") or {})
-    annotations = dict(meta.get("annotations") or {})
-    ours = labels.get(MANAGED_BY_LABEL) == MANAGED_BY
-    owners = meta.get("ownerReferences") or []
-    eso_owner = any(o.get("kind") == "ExternalSecret"
-                    and str(o.get("apiVersion", "")).startswith("external-secrets.io/") for o in owners)
-    eso_fields = any((m.get("manager") or "") in ESO_MANAGERS for m in (meta.get("managedFields") or []))
+    """Read type, ownership and our annotations from a live Secret (or its metadata only), as the API server
+    sends it. Tenants can edit all of it: nothing here may raise, whatever it holds."""
+    raw = secret.get("metadata")
+    meta: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    labels, annotations = _str_map(meta.get("labels")), _str_map(meta.get("annotations"))
+    entries = _list(meta.get("managedFields"))
+    created = CREATED_ANNOTATION in annotations and any(_owns(e, CREATED_ANNOTATION) for e in entries)
+    labelled = labels.get(MANAGED_BY_LABEL) == MANAGED_BY
+    target = annotations.get(TARGET_ANNOTATION, "")
+    ours = created or labelled or bool(target)
     stored = None
     if ours:
-        stored = Stored(
-            issued_at=_parse_time(annotations.get(ISSUED_ANNOTATION)),
-            expires_at=_parse_time(annotations.get(EXPIRES_ANNOTATION)),
-            inputs_hash=annotations.get(HASH_ANNOTATION, ""),
-        )
-    return Existing(type=secret.get("type") or "Opaque", ours=ours, eso_managed=(eso_owner or eso_fields) and not ours,
-                    stored=stored, target=annotations.get(TARGET_ANNOTATION, ""))
+        issued_at, expires_at = credible_record(annotations.get(ISSUED_ANNOTATION), annotations.get(EXPIRES_ANNOTATION))
+        stored = Stored(issued_at=issued_at, expires_at=expires_at, inputs_hash=annotations.get(HASH_ANNOTATION, ""))
+    kind = secret.get("type")
+    return Existing(type=kind if isinstance(kind, str) and kind else "Opaque", ours=ours, created=created,
+                    legacy=labelled and not created, eso_managed=eso_managed(meta) and not created,
+                    stored=stored, target=target, policy=annotations.get(POLICY_ANNOTATION, ""),
+                    uid=str(meta.get("uid") or ""), resource_version=str(meta.get("resourceVersion") or ""))
 
 
 def read_existing(client: KubeClient, namespace: str, name: str) -> Existing | None:
@@ -74,40 +136,76 @@ def read_existing(client: KubeClient, namespace: str, name: str) -> Existing | N
     return inspect_secret(secret) if secret is not None else None
 
 
+MERGE_POLICIES = ("Merge", "CreateOrMerge")
+
+
 def write_secret(
     client: KubeClient, desired: DesiredSecret, existing: Existing | None, *, creation_policy: str, take_over: bool
 ) -> None:
-    """Apply ``desired`` if the rules allow; raise :class:`DeliveryError` saying why not.
+    """Write ``desired`` if the rules allow; raise :class:`DeliveryError` (with a report reason) if not.
 
-    Refuses: a Secret whose type differs (Kubernetes forbids changing it), one that External Secrets
-    Operator manages (unless ``take_over``), and a missing Secret under creationPolicy ``Merge``.
+    - A missing Secret is created by a create request carrying our labels and the created marker (``Merge``
+      never creates). If it appeared meanwhile, the create fails and nothing is overwritten.
+    - An existing Secret: refused when External Secrets Operator manages it (unless ``take_over`` names it),
+      when its type differs (Kubernetes cannot change it), and, for ``Owner``/``Orphan``, when it carries no
+      marker of ours (unless ``take_over``). ``Merge``/``CreateOrMerge`` write only their data keys and our
+      annotations, never labels, so an application's (say Helm's) labels stay as they are.
+    - Writes are server-side applies with force, allowed because the body holds nothing but our own fields.
     """
     where = f"cluster {client.name}: Secret {desired.namespace}/{desired.name}"
-    if existing is None and creation_policy == "Merge":
-        raise DeliveryError(f"{where} does not exist and creationPolicy Merge never creates")
-    if existing is not None:
-        if existing.eso_managed and not take_over:
-            raise DeliveryError(f"{where} is managed by External Secrets Operator; stop ESO managing it or "
-                                "run with --take-over to migrate")
-        if existing.type != desired.type:
-            raise DeliveryError(f"{where} has type {existing.type}, the template wants {desired.type}; Kubernetes "
-                                "cannot change a Secret's type: delete it or change the template")
-    try:
-        client.apply_secret(desired.manifest(), field_manager=FIELD_MANAGER)
-    except DeliveryError as exc:
-        if exc.status == 403 and existing is None:
-            # The API server's own text for this case is empty ('secrets "x" is forbidden: '): say what is missing.
-            raise DeliveryError(f"{exc} (creating a Secret by server-side apply needs the 'create' verb on "
-                                "secrets as well as 'patch')", status=403) from exc
-        raise
+    if existing is None:
+        if creation_policy == "Merge":
+            raise DeliveryError(f"{where} does not exist and creationPolicy Merge never creates", reason="missing")
+        body = desired.manifest(annotations={**desired.annotations, CREATED_ANNOTATION: desired.annotations.get(
+            ISSUED_ANNOTATION, "") or "true", POLICY_ANNOTATION: creation_policy})
+        try:
+            client.create_secret(body, field_manager=FIELD_MANAGER)
+        except DeliveryError as exc:
+            if exc.status == 409:
+                raise DeliveryError(f"{where} appeared while this run wrote it: left as it is; the next run "
+                                    "checks it again", status=409, reason="conflict") from exc
+            if exc.status == 403:
+                raise DeliveryError(f"{exc} (creating a Secret needs the 'create' verb on secrets)", status=403,
+                                    reason="forbidden") from exc
+            raise
+        return
+    if existing.eso_managed and not take_over:
+        raise DeliveryError(f"{where} is managed by External Secrets Operator; stop ESO managing it, or run with "
+                            f"--take-over {desired.namespace}/{desired.name} to migrate", reason="eso-managed")
+    if existing.type != desired.type:
+        raise DeliveryError(f"{where} has type {existing.type}, the template wants {desired.type}; Kubernetes "
+                            "cannot change a Secret's type: delete it or change the template", reason="conflict")
+    merge = creation_policy in MERGE_POLICIES
+    if not merge and not existing.ours and not take_over:
+        raise DeliveryError(f"{where} exists and was not written by acr-refresh; run with --take-over "
+                            f"{desired.namespace}/{desired.name} to adopt it", reason="not-ours")
+    # Labels only on Secrets we created (or an earlier version wrote): on others, annotations only.
+    labels = desired.labels if (existing.created or existing.legacy) and not merge else {}
+    client.apply_secret(desired.manifest(labels=labels, annotations={**desired.annotations,
+                                                                     POLICY_ANNOTATION: creation_policy}),
+                        field_manager=FIELD_MANAGER)
+
+
+def release_secret(client: KubeClient, namespace: str, name: str) -> None:
+    """Give up every field we own in a Secret we did not create (a removed ``Merge`` target): an apply of
+    nothing but its identity removes our data keys and annotations, and only those no other manager owns."""
+    client.apply_fields({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": namespace}},
+                        field_manager=FIELD_MANAGER)
+
+
+def _recorded(sa: Any) -> list[str]:
+    notes = getattr(sa.metadata, "annotations", None) or {}
+    text = notes.get(SA_PULL_SECRETS_ANNOTATION) if isinstance(notes, dict) else None
+    return [n for n in str(text or "").split(",") if n]
 
 
 def ensure_image_pull_secret(client: KubeClient, namespace: str, accounts: tuple[str, ...], secret: str) -> int:
     """Make each ServiceAccount (``*``: all in ``namespace``) list ``secret`` in ``imagePullSecrets``.
 
     ``imagePullSecrets`` is an atomic list, so an apply would replace it: read, add our entry once, keep
-    every other entry, and update with the resourceVersion read, retrying on a 409 conflict.
-    Returns how many ServiceAccounts were changed.
+    every other entry, and update with the resourceVersion read, retrying on a 409 conflict. The same update
+    records ``secret`` in the ServiceAccount's ``acr-refresh/image-pull-secrets`` annotation, so prune later
+    unlinks only what we linked. Returns how many ServiceAccounts were changed.
     """
     names = ([sa.metadata.name for sa in client.list_service_accounts(namespace)] if accounts == ("*",)
              else list(accounts))
@@ -123,6 +221,9 @@ def ensure_image_pull_secret(client: KubeClient, namespace: str, accounts: tuple
             from kubernetes import client as k8s
 
             sa.image_pull_secrets = [*entries, k8s.V1LocalObjectReference(name=secret)]
+            notes = dict(sa.metadata.annotations or {})
+            notes[SA_PULL_SECRETS_ANNOTATION] = ",".join(dict.fromkeys([*_recorded(sa), secret]))
+            sa.metadata.annotations = notes
             try:
                 client.replace_service_account(namespace, name, sa)
             except DeliveryError as exc:
@@ -135,13 +236,21 @@ def ensure_image_pull_secret(client: KubeClient, namespace: str, accounts: tuple
 
 
 def remove_image_pull_secret(client: KubeClient, namespace: str, secret: str) -> int:
-    """Remove ``secret`` from every ServiceAccount of ``namespace`` that lists it (used by --prune)."""
+    """Remove ``secret`` from the ServiceAccounts of ``namespace`` that record that we added it (prune, in
+    the run that deletes the Secret); an entry someone else added is left alone."""
     removed = 0
     for sa in client.list_service_accounts(namespace):
+        if secret not in _recorded(sa):
+            continue
         entries = list(sa.image_pull_secrets or [])
-        kept = [e for e in entries if getattr(e, "name", None) != secret]
-        if len(kept) != len(entries):
-            sa.image_pull_secrets = kept
-            client.replace_service_account(namespace, sa.metadata.name, sa)
-            removed += 1
+        sa.image_pull_secrets = [e for e in entries if getattr(e, "name", None) != secret]
+        rest = [n for n in _recorded(sa) if n != secret]
+        notes = dict(sa.metadata.annotations or {})
+        if rest:
+            notes[SA_PULL_SECRETS_ANNOTATION] = ",".join(rest)
+        else:
+            notes.pop(SA_PULL_SECRETS_ANNOTATION, None)
+        sa.metadata.annotations = notes
+        client.replace_service_account(namespace, sa.metadata.name, sa)
+        removed += 1
     return removed

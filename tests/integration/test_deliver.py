@@ -287,7 +287,7 @@ def test_eso_managed_secret_is_not_fought_over_unless_taken_over(em: Emulator, t
     (target,) = report["generators"][0]["targets"]
     assert target["status"] == "failed" and "External Secrets Operator" in target["error"]
     assert "--take-over" in target["error"]
-    report = go(tmp_path, *docs, take_over=True)
+    report = go(tmp_path, *docs, take_over=frozenset({"apps/pull"}))
     assert statuses(report) == [("apps", "written")]
     assert statuses(go(tmp_path, *docs)) == [("apps", "fresh")]  # ours now: no --take-over needed
 
