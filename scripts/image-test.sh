@@ -50,8 +50,11 @@ for pkg in "${PACKAGES[@]}"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pk
 if ((${#missing[@]})); then
   command -v apt-get >/dev/null || die "missing ${missing[*]} and no apt-get to install them (a Debian machine is needed)"
   log "installing ${missing[*]} (Debian packages, --no-install-recommends)"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
-    || die "apt-get install ${missing[*]} failed (run 'apt-get update' first?)"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" \
+    >"${TMPDIR:-/tmp}/acr-refresh-image-apt.log" 2>&1 \
+    || { tail -n 20 "${TMPDIR:-/tmp}/acr-refresh-image-apt.log" >&2
+         die "apt-get install ${missing[*]} failed (log above; run 'apt-get update' first?)"; }
+  rm -f "${TMPDIR:-/tmp}/acr-refresh-image-apt.log"
 fi
 RUNC=$(command -v runc) || die "runc missing after installing it"
 
