@@ -52,11 +52,13 @@ def test_cronjob_is_safe_for_a_credential_job() -> None:
 
 
 def test_rbac_is_least_privilege() -> None:
+    prune = [d for w, d in documents() if w.startswith("rbac-prune.yaml:")]
     for role in by_kind("Role") + by_kind("ClusterRole"):
         for rule in role["rules"]:
             assert "*" not in rule["verbs"] and "*" not in rule["resources"]
             broad = {"delete", "list"} & set(rule["verbs"])
-            assert not broad or rule["resources"] == ["namespaces"]
+            # Listing Secrets and deleting them is prune's alone, in its own file.
+            assert not broad or rule["resources"] == ["namespaces"] or role in prune, role["metadata"]["name"]
 
 
 def test_serviceaccount_is_annotated_for_workload_identity() -> None:

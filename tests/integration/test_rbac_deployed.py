@@ -153,3 +153,17 @@ def test_creating_a_missing_secret_needs_create(em: RealTierEmulator, deployed: 
     results = outcomes(report)
     assert "403" in results["pull-a@team-a"] and "create" in results["pull-a@team-a"], results
     assert results["pull-b@team-b"] == "written"
+
+
+def test_prune_needs_its_own_rbac_file(em: RealTierEmulator, deployed: Path, tmp_path: Path) -> None:
+    """Without rbac-prune.yaml the deployed job cannot list or delete; with it, prune works as the SA."""
+    assert go(deployed)["ok"]
+    smaller = write_config(tmp_path, deployed.read_text().split("---\n", 2)[0] + "---\n"
+                           + deployed.read_text().split("---\n")[2], name="smaller.yaml")
+    report = run(load_config(smaller), RunOptions(prune=True), services=fast_services()).to_dict()
+    (failed,) = report["pruned"]
+    assert failed["status"] == "failed" and "403" in failed["error"] and "list" in failed["error"]
+    install(em, [d for d in yaml.safe_load_all((RBAC_FILE.parent / "rbac-prune.yaml").read_text()) if d])
+    report = run(load_config(smaller), RunOptions(prune=True), services=fast_services()).to_dict()
+    assert [(p["namespace"], p["name"], p["status"]) for p in report["pruned"]] == [
+        ("team-b", "pull-b", "deleted")], report
