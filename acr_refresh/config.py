@@ -26,6 +26,7 @@ import yaml
 from .clouds import PUBLIC, Cloud, CloudError, aks_server_problem, cloud_for
 from .durations import parse_duration
 from .errors import ConfigError, Location
+from .kinds import near_miss
 
 ESO_GENERATOR_GROUP = "generators.external-secrets.io"
 ESO_GROUP = "external-secrets.io"
@@ -978,12 +979,23 @@ def load_config(
     Cross-references (generatorRef, cluster names) are checked once everything is read.
     With ``strict``, the first warning is raised as a :class:`ConfigError` instead.
     """
+    files = config_files(path)
+    documents = ((file, index, body) for file in files for index, body in read_documents(file))
+    return build_config(documents, files=[str(f) for f in files], strict=strict, environ=environ)
+
+
+def build_config(
+    documents: Iterable[tuple[Path, int, Any]], *, files: Iterable[str] = (), strict: bool = False,
+    environ: Mapping[str, str] | None = None,
+) -> Config:
+    """Validate already-parsed documents, ``(file, 1-based index, body)`` each, into a :class:`Config`.
+
+    What :func:`load_config` does once the files are read; bodies are what the YAML safe loader builds.
+    """
     env = os.environ if environ is None else environ
-    b = _Builder()
-    for file in config_files(path):
-        b.files.append(str(file))
-        for index, body in read_documents(file):
-            _add_document(b, file, index, body, env)
+    b = _Builder(files=list(files))
+    for file, index, body in documents:
+        _add_document(b, file, index, body, env)
     targets: list[KubernetesTarget | KeyVaultTarget] = [*b.kube_targets.values(), *b.vault_targets.values()]
     for target in targets:
         loc = target.location
@@ -1054,6 +1066,9 @@ def _add_document(b: _Builder, file: Path, index: int, body: Any, env: Mapping[s
             raise doc.error("kind", f"unknown kind {kind!r} in {OUR_API_VERSION} "
                                     "(known: Cluster, KeyVaultSecret, KubernetesSecret)")
         return
+    miss = near_miss(api_version, kind)  # a typo in a group, version or kind must not drop a document
+    if miss is not None:
+        raise doc.error(*miss)
     reason = "not an acr-refresh or ACRAccessToken kind"
     if group == ESO_GENERATOR_GROUP:
         reason = f"generator kind {kind} is not handled by acr-refresh"

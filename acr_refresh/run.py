@@ -613,6 +613,8 @@ def run(
     own_services = services is None
     services = services or Services(pool_size=options.concurrency, clusters=config.clusters)
     report = Report(started_at=started, warnings=list(config.warnings), dry_run=options.dry_run)
+    # Kinds ESO defines that acr-refresh does not act on: said in every run's report, never silently skipped.
+    report.warnings.extend(f"{u.location}: {u.api_version} {u.kind} not handled: {u.reason}" for u in config.unhandled)
     job = _Run(config, options, services, stop or threading.Event())
     try:
         job.run(generators, report)
