@@ -155,6 +155,7 @@ def test_sigterm_during_a_stalled_login_exits_143_with_the_report_within_seconds
         if proc.poll() is None:
             proc.kill()
         em.clear_faults()
+    print(f"SIGTERM to exit: {elapsed:.2f} s")
     assert proc.returncode == 143, err
     assert elapsed < 5, f"{elapsed:.1f} s from SIGTERM to exit (the CronJob allows 40 s; a stalled login has ~85 s)"
     report = json.loads(out)
