@@ -134,7 +134,7 @@ def test_update_operation_takes_the_fields_it_changes(sides: list[Side]) -> None
     def run(s: Side) -> list[Any]:
         s.setup_namespace(NS)
         out = [view(*apply(s, secret("u", type="Opaque", data={"k": b64("1")}), "acr-refresh"))]
-        status, obj = s("GET", secrets_path("u"))
+        _, obj = s("GET", secrets_path("u"))
         obj["data"]["extra"] = b64("hand-added")
         obj["metadata"]["labels"] = {"team": "a"}
         obj["metadata"].pop("managedFields")
