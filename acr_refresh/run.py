@@ -37,6 +37,7 @@ from .mint import Credentials, Minter, TokenCache
 from .redact import scrub
 from .render import (
     RenderBudget,
+    RenderError,
     inputs_hash,
     render_secret,
     render_vault_value,
@@ -192,6 +193,26 @@ class _Item:
     stored: freshness.Stored | None = None
 
 
+# freshness.verdict's reasons, in the report's vocabulary (acr_refresh.reasons).
+_VERDICT_REASONS = {
+    "missing": "missing", "inputs changed": "inputs-changed", "refreshInterval 0: created once": "created-once",
+    "no recorded expiry": "no-record", "expired": "expired", "older than refreshInterval": "max-age",
+    "less than the required lifetime left": "less-than-needed", "fresh": "valid",
+}
+
+
+def _failure_reason(exc: BaseException) -> str:
+    """The report's reason for a target that failed with ``exc``."""
+    reason = getattr(exc, "reason", None)
+    if isinstance(reason, str) and reason:
+        return reason
+    if getattr(exc, "status", None) == 403:
+        return "forbidden"
+    if getattr(exc, "status", None) == 409:
+        return "conflict"
+    return "write-failed"
+
+
 def _error(exc: BaseException) -> str:
     # Scrub first: truncating first could cut a secret in two and leave a recognisable half.
     if isinstance(exc, AcrRefreshError):
@@ -285,7 +306,7 @@ class _Run:
     def check(self, item: _Item) -> None:
         reason = self.out_of_time()
         if reason:
-            item.report.error = reason
+            item.report.error, item.report.reason = reason, "stopped" if self.stop.is_set() else "deadline"
             item.stale = False
             return
         now = self.services.now()
@@ -303,17 +324,31 @@ class _Run:
             item.stored = stored
         except Exception as exc:  # noqa: BLE001 - one target's failure must not stop the others
             item.report.status, item.report.error, item.stale = "failed", _error(exc), False
+            item.report.reason = "forbidden" if getattr(exc, "status", None) == 403 else "read-failed"
             return
         if self.options.force:
+            item.report.reason = "forced"
             return
         min_remaining = (item.target.min_remaining if item.target.min_remaining is not None
                          else self.options.min_remaining)
-        fresh, _why = freshness.verdict(stored, now=now, wanted_hash=wanted, min_remaining=min_remaining,
-                                        refresh_interval=refresh_interval)
+        try:  # tenant-edited annotations end up here: nothing they hold may escape this target
+            fresh, why = freshness.verdict(stored, now=now, wanted_hash=wanted, min_remaining=min_remaining,
+                                           refresh_interval=refresh_interval)
+        except Exception as exc:  # noqa: BLE001 - one target's failure must not stop the others
+            item.report.status, item.report.reason, item.stale = "failed", "invalid-live-state", False
+            item.report.error = _error(exc)
+            return
+        item.report.reason = _VERDICT_REASONS.get(why, why)
+        if item.report.reason == "less-than-needed":
+            item.report.reason = "min-remaining" if min_remaining is not None else "half-life"
         if fresh:
             item.stale = False
             item.report.status = "fresh"
             item.report.expires_at = stored.expires_at if stored else None
+            if item.report.reason == "created-once" and stored and stored.expires_at and stored.expires_at <= now:
+                # Create-once (refreshInterval 0): never refreshed, and what it holds has lapsed. Say so.
+                item.report.status, item.report.reason = "expired", "expired"
+                item.report.error = "refreshInterval 0 (create once) forbids a refresh, and its token has expired"
 
     # ---------------------------------------------------------------------------------- phase 3
 
@@ -351,7 +386,7 @@ class _Run:
     def write(self, item: _Item, creds: Credentials) -> None:
         reason = self.out_of_time()
         if reason:
-            item.report.error = reason
+            item.report.error, item.report.reason = reason, "stopped" if self.stop.is_set() else "deadline"
             return
         outputs = creds.outputs()
         target = item.target
@@ -362,6 +397,7 @@ class _Run:
                 if self.options.dry_run or target.creation_policy == "None":
                     item.report.status = "skipped"
                     item.report.error = "dry run" if self.options.dry_run else "creationPolicy None"
+                    item.report.reason = "dry-run" if self.options.dry_run else "creation-policy-none"
                     return
                 client = self.services.kube.get(item.cluster)
                 kube_sink.write_secret(client, desired, item.existing, creation_policy=target.creation_policy,
@@ -370,7 +406,7 @@ class _Run:
             else:
                 value = render_vault_value(target, outputs, self.render_budget)
                 if self.options.dry_run:
-                    item.report.status, item.report.error = "skipped", "dry run"
+                    item.report.status, item.report.error, item.report.reason = "skipped", "dry run", "dry-run"
                     return
                 self.services.vault(target).write(
                     target.secret_name, value, content_type=target.content_type, tags=vault_tags(target, item.gen),
@@ -378,6 +414,7 @@ class _Run:
                 )
         except Exception as exc:  # noqa: BLE001 - one target's failure must not stop the others
             item.report.status, item.report.error = "failed", _error(exc)
+            item.report.reason = "render-failed" if isinstance(exc, RenderError) else _failure_reason(exc)
             log.warning("target failed", extra={"generator": item.gen.key, "target": target.key,
                                                 "error": item.report.error})
             return
@@ -398,6 +435,7 @@ class _Run:
                                                target.service_accounts, target.secret_name)
         except Exception as exc:  # noqa: BLE001 - reported on the target
             item.report.status, item.report.error = "failed", f"imagePullSecrets: {_error(exc)}"
+            item.report.reason = _failure_reason(exc)
 
     # ------------------------------------------------------------------------------------ whole
 
@@ -431,7 +469,7 @@ class _Run:
             entry = entries[gen.key]
             if gen in to_mint or entry.status != "not-attempted":
                 continue
-            if not all(i.report.status == "fresh" for i in items[gen.key]):
+            if not all(i.report.status in ("fresh", "expired") for i in items[gen.key]):
                 entry.error = "not minted: no target was stale, and some could not be checked"
             else:
                 entry.status = "fresh"
@@ -440,7 +478,7 @@ class _Run:
         stale = [i for g in generators for i in items[g.key] if i.stale and i.report.status == "not-attempted"]
         for item in stale:
             if item.gen.key not in minted and entries[item.gen.key].status == "failed":
-                item.report.status = "failed"
+                item.report.status, item.report.reason = "failed", "mint-failed"
                 item.report.error = "not written: the generator failed to mint (previous value kept)"
         self.each(lambda i: self.write(i, minted[i.gen.key]), [i for i in stale if i.gen.key in minted])
         self.each(self.pull_secrets, [i for g in generators for i in items[g.key]])
