@@ -27,6 +27,7 @@ from .clouds import PUBLIC, Cloud, CloudError, aks_server_problem, cloud_for
 from .durations import parse_duration
 from .errors import ConfigError, Location
 from .kinds import near_miss
+from .yamldocs import MAX_DEPTH, DuplicateKey, load_documents
 
 ESO_GENERATOR_GROUP = "generators.external-secrets.io"
 ESO_GROUP = "external-secrets.io"
@@ -36,8 +37,6 @@ AUDIENCE_ANNOTATION = "acr-refresh/entra-audience"
 DEFAULT_NAMESPACE = "default"
 
 MAX_FILE_BYTES = 4 * 1024 * 1024
-MAX_ALIASES = 100
-MAX_DEPTH = 64
 CONFIG_SUFFIXES = (".yaml", ".yml", ".json")
 
 # DNS-1123 subdomain (object names) and label (namespaces), as Kubernetes validates them.
@@ -184,30 +183,6 @@ class Config:
 # ------------------------------------------------------------------------------------------- reading
 
 
-_YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: ~10x faster
-
-
-def _load_yaml(text: str) -> list[Any]:
-    """All documents of a YAML text, refusing alias bombs and absurd nesting before building any object.
-
-    A first pass over the parser's events (cheap, in C with libyaml) counts aliases and nesting; only then
-    are the documents constructed, with the safe loader.
-    """
-    aliases = depth = 0
-    for event in yaml.parse(text, Loader=_YAML_LOADER):
-        if isinstance(event, yaml.AliasEvent):
-            aliases += 1
-            if aliases > MAX_ALIASES:
-                raise yaml.YAMLError(f"more than {MAX_ALIASES} YAML aliases (refused as a possible alias bomb)")
-        elif isinstance(event, yaml.CollectionStartEvent):
-            depth += 1
-            if depth > MAX_DEPTH:
-                raise yaml.YAMLError(f"nesting deeper than {MAX_DEPTH} levels")
-        elif isinstance(event, yaml.CollectionEndEvent):
-            depth -= 1
-    return list(yaml.load_all(text, Loader=_YAML_LOADER))
-
-
 def config_files(path: str | os.PathLike[str]) -> list[Path]:
     """The files a ``--config`` path stands for: itself, or a directory's config files in sorted order."""
     p = Path(path)
@@ -236,7 +211,7 @@ def read_documents(path: Path) -> Iterator[tuple[int, Any]]:
     docs: list[Any]
     if path.suffix.lower() == ".json":
         try:
-            data = json.loads(text)
+            data = json.loads(text, object_pairs_hook=_unique_keys)
         except ValueError as exc:
             raise ConfigError(f"{path}: invalid JSON: {exc}") from exc
         except RecursionError as exc:
@@ -246,7 +221,10 @@ def read_documents(path: Path) -> Iterator[tuple[int, Any]]:
         docs = data if isinstance(data, list) else [data]
     else:
         try:
-            docs = _load_yaml(text)
+            docs = load_documents(text)
+        except DuplicateKey as exc:
+            raise ConfigError(f"{exc} (a key may appear once in a mapping, as kubectl requires)",
+                              location=Location(str(path), exc.document), field=exc.field) from exc
         except yaml.YAMLError as exc:
             raise ConfigError(f"{path}: invalid YAML: {_yaml_problem(exc)}") from exc
         except RecursionError as exc:
@@ -261,6 +239,16 @@ def read_documents(path: Path) -> Iterator[tuple[int, Any]]:
                 yield index, item
         else:
             yield index, doc
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object's members, refusing a repeated name (json's "the last one wins" hides the first)."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"duplicate key {key!r} in one object (a key may appear once, as kubectl requires)")
+        out[key] = value
+    return out
 
 
 def _depth(value: Any, limit: int = MAX_DEPTH + 1) -> int:
@@ -698,6 +686,8 @@ def _check_template(doc: Doc, path: str, source: str) -> None:
 def _duration(doc: Doc, path: str, value: Any) -> timedelta | None:
     if value is None or value == "":
         return None
+    if isinstance(value, bool) or not isinstance(value, str | int):  # a bare 0 is as good as "0"
+        raise doc.error(path, f"must be a duration string such as '1h', got {_type_word(type(value).__name__)}")
     try:
         return parse_duration(str(value))
     except ValueError as exc:
@@ -736,6 +726,28 @@ def _generator_ref_name(doc: Doc, path: str) -> str:
     return name
 
 
+def _generator_ref(doc: Doc, path: str, item: Any) -> Mapping[str, Any] | None:
+    """The ``sourceRef.generatorRef`` of one ``dataFrom`` item, or None when the item names none.
+
+    A present but empty or mistyped ``sourceRef`` (or ``generatorRef``) is an error, not "no generator": the
+    ExternalSecret would otherwise be listed as not handled and its Secret silently never written."""
+    if not isinstance(item, dict):
+        raise doc.error(path, f"must be a mapping, got {_type_word(type(item).__name__)}")
+    if "sourceRef" not in item:
+        return None
+    source = item["sourceRef"]
+    if not isinstance(source, dict) or not source:
+        what = "is empty" if source in (None, {}) else f"must be a mapping, got {_type_word(type(source).__name__)}"
+        raise doc.error(f"{path}.sourceRef", f"{what}; give generatorRef (kind ACRAccessToken) or storeRef")
+    if "generatorRef" not in source:
+        return None
+    ref = source["generatorRef"]
+    if not isinstance(ref, dict) or not ref:
+        what = "is empty" if ref in (None, {}) else f"must be a mapping, got {_type_word(type(ref).__name__)}"
+        raise doc.error(f"{path}.sourceRef.generatorRef", f"{what}; give apiVersion, kind and name")
+    return ref
+
+
 def parse_external_secret(doc: Doc) -> KubernetesTarget | None:
     """An ESO ``ExternalSecret`` fed by an ACRAccessToken generator, or None (fed by a SecretStore)."""
     namespace, name = _metadata(doc, namespaced=True)
@@ -743,8 +755,8 @@ def parse_external_secret(doc: Doc) -> KubernetesTarget | None:
     data_from = doc.get("spec.dataFrom", list) or []
     gens = []
     for i, item in enumerate(data_from):
-        ref = item.get("sourceRef", {}).get("generatorRef") if isinstance(item, dict) else None
-        if isinstance(ref, dict):
+        ref = _generator_ref(doc, f"spec.dataFrom[{i}]", item)
+        if ref is not None:
             gens.append((i, ref))
     acr = [(i, r) for i, r in gens if r.get("kind") == ACR_KIND]
     if not acr:
@@ -765,7 +777,7 @@ def parse_external_secret(doc: Doc) -> KubernetesTarget | None:
         raise doc.error("spec.target.creationPolicy", f"must be one of {', '.join(CREATION_POLICIES)}")
     annotations = doc.mapping("metadata.annotations")
     cluster = str(annotations.get(CLUSTER_ANNOTATION, "") or "default").strip()
-    refresh = _duration(doc, "spec.refreshInterval", doc.body.get("spec", {}).get("refreshInterval"))
+    refresh = _duration(doc, "spec.refreshInterval", doc.mapping("spec").get("refreshInterval"))
     min_remaining = _duration(doc, f"metadata.annotations.{MIN_REMAINING_ANNOTATION}",
                               annotations.get(MIN_REMAINING_ANNOTATION))
     secret_name = doc.string("spec.target.name") or name
@@ -926,7 +938,8 @@ def parse_cluster(doc: Doc, environ: Mapping[str, str]) -> ClusterConfig:
     _, name = _metadata(doc, namespaced=False)
     doc.location = Location(doc.location.file, doc.location.document, "Cluster", "", name)
     doc.known_fields("spec", ("inCluster", "kubeconfig", "aks"))
-    chosen = [k for k in ("inCluster", "kubeconfig", "aks") if doc.body.get("spec", {}).get(k) not in (None, False)]
+    spec = doc.mapping("spec")  # a missing or empty spec gets the same clear error as a spec with none of them
+    chosen = [k for k in ("inCluster", "kubeconfig", "aks") if spec.get(k) not in (None, False)]
     if len(chosen) != 1:
         raise doc.error("spec", "needs exactly one of inCluster: true, kubeconfig or aks")
     if chosen[0] == "inCluster":
@@ -1009,6 +1022,9 @@ def build_config(
                     field_name = ("spec.clusters" if target.source_kind == "KubernetesSecret"
                                   else f"metadata.annotations.{CLUSTER_ANNOTATION}")
                     raise ConfigError(f"no Cluster named {cluster!r} in the config", location=loc, field=field_name)
+    from .overlap import check_static  # (overlap reads config's types)
+
+    check_static(b.kube_targets.values())  # two targets, one Secret: refused unless they may share it
     if strict and b.warnings:
         raise ConfigError(f"{b.warnings[0]} (--strict turns warnings into errors)")
     return Config(

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from . import freshness
+from . import freshness, overlap
 from .acr import AcrClient, RetryPolicy
 from .clusters import cluster_factories
 from .config import ClusterConfig, Config, Generator, KeyVaultTarget, KubernetesTarget
@@ -290,6 +290,23 @@ class _Run:
                 items.append(_Item(gen, vt, rep))
         return items
 
+    def refuse_shared_secrets(self, items: list[_Item]) -> None:
+        """Selector targets that resolve to a Secret another target writes fail in that namespace (the
+        Secret is left as it is, and stays wanted, so prune keeps it); fixed namespaces were refused in config."""
+        places = [((i.cluster, i.namespace, i.target.secret_name), i.target) for i in items
+                  if isinstance(i.target, KubernetesTarget)]
+        clashes = overlap.conflicts(places)  # type: ignore[arg-type]
+        for item in items:
+            if not isinstance(item.target, KubernetesTarget):
+                continue
+            clash = clashes.get((item.cluster, item.namespace, item.target.secret_name))
+            if clash:
+                others = ", ".join(t.key for t in clash if t is not item.target)
+                item.stale = False
+                item.report.status, item.report.reason = "failed", "conflict"
+                item.report.error = (f"Secret {item.namespace}/{item.target.secret_name} is also written by {others}: "
+                                     "left as it is (only Merge/CreateOrMerge targets with disjoint keys may share)")
+
     def namespaces(self, kt: KubernetesTarget, cluster: str) -> list[str]:
         chosen = list(kt.namespaces)
         if kt.selector is not None:
@@ -304,6 +321,8 @@ class _Run:
     # ---------------------------------------------------------------------------------- phase 2
 
     def check(self, item: _Item) -> None:
+        if item.report.status == "failed":  # refused at expansion (a shared Secret): left as it is
+            return
         reason = self.out_of_time()
         if reason:
             item.report.error, item.report.reason = reason, "stopped" if self.stop.is_set() else "deadline"
@@ -448,6 +467,7 @@ class _Run:
             items[gen.key] = self.expand(gen, entries[gen.key])
 
         self.each(expand, generators)
+        self.refuse_shared_secrets([i for g in generators for i in items[g.key]])
         self.each(self.check, [i for g in generators for i in items[g.key]])
         to_mint = [g for g in generators
                    if self.options.dry_run or not items[g.key] or any(i.stale for i in items[g.key])]
