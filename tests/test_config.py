@@ -446,3 +446,128 @@ def test_generator_ref_must_exist(tmp_path: Path) -> None:
 def test_refuses_registry_with_whitespace_or_newlines(tmp_path: Path, registry: str) -> None:
     refuse(tmp_path, f"registry: {json.dumps(registry)}\nauth: {{managedIdentity: {{}}}}\n", "spec.registry",
            "whitespace")
+
+
+# ----------------------------------------------------------------- issue 11: every bad input, a clear error
+
+
+def refuse_text(tmp_path: Path, text: str, field: str | None, *words: str, name: str = "config.yaml") -> str:
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, text, name))
+    message = str(info.value)
+    assert info.value.field == field, message
+    for w in words:
+        assert w in message, message
+    return message
+
+
+ES_HEAD = """\
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: {name: es}
+"""
+
+
+@pytest.mark.parametrize(
+    ("data_from", "field", "words"),
+    [
+        ("- sourceRef:\n", "spec.dataFrom[0].sourceRef", "is empty; give generatorRef"),
+        ("- sourceRef: {}\n", "spec.dataFrom[0].sourceRef", "is empty"),
+        ("- sourceRef: gen\n", "spec.dataFrom[0].sourceRef", "must be a mapping, got string"),
+        ("- sourceRef: {generatorRef: }\n", "spec.dataFrom[0].sourceRef.generatorRef", "is empty; give apiVersion"),
+        ("- sourceRef: {generatorRef: [gen]}\n", "spec.dataFrom[0].sourceRef.generatorRef", "mapping, got list"),
+        ("- my-azurecr\n", "spec.dataFrom[0]", "must be a mapping, got string"),
+    ],
+)
+def test_empty_or_mistyped_source_ref_is_refused(tmp_path: Path, data_from: str, field: str, words: str) -> None:
+    # Before: `sourceRef:` left empty raised AttributeError (a traceback, exit 1).
+    text = generator(MI) + "---\n" + ES_HEAD + "spec:\n  dataFrom:\n" + textwrap.indent(data_from, "    ")
+    refuse_text(tmp_path, text, field, "document 2 (ExternalSecret default/es)", words)
+
+
+def test_source_ref_to_a_store_is_still_not_handled(tmp_path: Path) -> None:
+    text = ES_HEAD + "spec:\n  dataFrom:\n    - sourceRef: {storeRef: {name: vault, kind: SecretStore}}\n"
+    assert len(load_config(write(tmp_path, text)).unhandled) == 1
+
+
+@pytest.mark.parametrize("spec", ["spec:\n", "spec: {}\n", "spec: null\n", ""])
+def test_cluster_with_empty_spec_is_refused(tmp_path: Path, spec: str) -> None:
+    # Before: `spec:` left empty raised AttributeError.
+    text = "apiVersion: acr-refresh/v1alpha1\nkind: Cluster\nmetadata: {name: edge}\n" + spec
+    refuse_text(tmp_path, text, "spec", "document 1 (Cluster edge)", "needs exactly one of inCluster")
+
+
+TOO_LARGE = "9999999999999h"  # before: OverflowError from timedelta
+
+
+def es_fed_by_gen(meta: str = "", spec: str = "") -> str:
+    return generator(MI) + "---\n" + textwrap.dedent(f"""\
+        apiVersion: external-secrets.io/v1
+        kind: ExternalSecret
+        metadata:
+          name: es
+        {meta}
+        spec:
+          dataFrom:
+            - sourceRef: {{generatorRef: {{kind: ACRAccessToken, name: gen}}}}
+        {spec}
+        """)
+
+
+@pytest.mark.parametrize(
+    ("text", "field"),
+    [
+        (es_fed_by_gen(spec=f"  refreshInterval: {TOO_LARGE}"), "spec.refreshInterval"),
+        (es_fed_by_gen(spec="  refreshInterval: 2562048h"), "spec.refreshInterval"),
+        (es_fed_by_gen(meta=f"  annotations: {{acr-refresh/min-remaining: {TOO_LARGE}}}"),
+         "metadata.annotations.acr-refresh/min-remaining"),
+        (generator(MI) + "---\napiVersion: acr-refresh/v1alpha1\nkind: KubernetesSecret\nmetadata: {name: ks}\n"
+         f"spec:\n  generatorRef: {{name: gen}}\n  refreshPolicy: {{minRemaining: {TOO_LARGE}}}\n",
+         "spec.refreshPolicy.minRemaining"),
+        (generator(MI) + "---\napiVersion: acr-refresh/v1alpha1\nkind: KeyVaultSecret\nmetadata: {name: kv}\n"
+         "spec:\n  generatorRef: {name: gen}\n  vaultUrl: https://myvault.vault.azure.net/\n  secretName: s\n"
+         f"  refreshPolicy: {{minRemaining: {'1' * 400}s}}\n", "spec.refreshPolicy.minRemaining"),
+    ],
+)
+def test_durations_too_large_are_refused(tmp_path: Path, text: str, field: str) -> None:
+    refuse_text(tmp_path, text, field, "document 2", "too large; the largest Go duration is 2562047h47m16.854775807s")
+
+
+@pytest.mark.parametrize("value", ["true", "[1h]", "{a: b}", "1.5"])
+def test_duration_of_another_type_is_refused(tmp_path: Path, value: str) -> None:
+    refuse_text(tmp_path, es_fed_by_gen(spec=f"  refreshInterval: {value}"), "spec.refreshInterval", "duration")
+
+
+def test_duration_zero_as_a_number_is_create_once(tmp_path: Path) -> None:
+    (target,) = load_config(write(tmp_path, es_fed_by_gen(spec="  refreshInterval: 0"))).kube_targets
+    assert target.refresh_interval is not None and not target.refresh_interval
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "words"),
+    [
+        ("apiVersion: v1\nkind: ConfigMap\nkind: Secret\nmetadata: {name: a}\n", "kind",
+         "duplicate key 'kind' (line 3, column 1; first at line 2, column 1)"),
+        (generator(MI).replace("registry:", "scope: repository:a:pull\n  registry: x.azurecr.io\n  registry:"),
+         "spec.registry", "duplicate key 'registry'"),
+        ("---\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\napiVersion: v1\nkind: List\n"
+         "items:\n- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: b, labels: {x: '1', x: '2'}}\n",
+         "items[0].metadata.labels.x", "document 2: items[0].metadata.labels.x: duplicate key 'x'"),
+        ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata:\n  \"1\": a\n  1: b\n", "data.1",
+         "duplicate key '1'"),
+    ],
+)
+def test_duplicate_yaml_keys_are_refused(tmp_path: Path, text: str, field: str, words: str) -> None:
+    # Before: accepted, the last value silently winning.
+    refuse_text(tmp_path, text, field, words, "as kubectl requires")
+
+
+def test_duplicate_json_keys_are_refused(tmp_path: Path) -> None:
+    text = '{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a", "name": "b"}}'
+    refuse_text(tmp_path, text, None, "invalid JSON: duplicate key 'name'", name="c.json")
+
+
+def test_yaml_merge_keys_may_be_overridden(tmp_path: Path) -> None:
+    text = ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\nbase: &b {x: 1, y: 2}\n"
+            "data:\n  <<: *b\n  x: 3\n")
+    assert len(load_config(write(tmp_path, text)).unhandled) == 1
