@@ -125,7 +125,7 @@ def inspect_secret(secret: dict[str, Any]) -> Existing:
         stored = Stored(issued_at=issued_at, expires_at=expires_at, inputs_hash=annotations.get(HASH_ANNOTATION, ""))
     kind = secret.get("type")
     return Existing(type=kind if isinstance(kind, str) and kind else "Opaque", ours=ours, created=created,
-                    legacy=labelled and not created, eso_managed=eso_managed(meta) and not created,
+                    legacy=labelled and not created, eso_managed=eso_managed(meta) and not ours,
                     stored=stored, target=target, policy=annotations.get(POLICY_ANNOTATION, ""),
                     uid=str(meta.get("uid") or ""), resource_version=str(meta.get("resourceVersion") or ""))
 

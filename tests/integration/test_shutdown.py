@@ -117,6 +117,8 @@ def fanout(em: Emulator, tmp_path: Path, namespaces: int) -> Path:
 def test_a_stalled_service_never_holds_a_run_past_its_deadline(em: Emulator, tmp_path: Path, endpoint: str) -> None:
     config = load_config(fanout(em, tmp_path, 3))
     em.fail(endpoint, status=None, delay=30, count=None)
+    if endpoint == "kube.secret.apply":  # a missing Secret is created, not applied: stall both writes
+        em.fail("kube.secret.create", status=None, delay=30, count=None)
     # Production timeouts (20 s reads): the deadline, not the timeout, must bound the run.
     services = Services(retry=RetryPolicy(attempts=3, backoff=0.01), credential_options={"retry_total": 0},
                         vault_options={"retry_total": 0})
