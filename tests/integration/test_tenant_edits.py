@@ -102,3 +102,19 @@ def test_whatever_a_tenant_writes_the_run_goes_on(em: Emulator, tmp_path: Path) 
         assert by_ns["team-a"]["status"] in ("fresh", "written", "failed"), out
 
     one()
+
+
+def test_create_once_holding_an_expired_token_is_expired_not_fresh(em: Emulator, tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    es = ("apiVersion: external-secrets.io/v1\nkind: ExternalSecret\nmetadata: {name: once}\nspec:\n"
+          "  refreshInterval: '0'\n  target: {name: once}\n  dataFrom:\n    - sourceRef:\n        generatorRef:\n"
+          "          apiVersion: generators.external-secrets.io/v1alpha1\n          kind: ACRAccessToken\n"
+          "          name: gen\n")
+    config = load_config(write_config(tmp_path, acr_generator(), es))
+    assert run(config, RunOptions(), services=fast_services()).ok
+    later = fast_services(now=lambda: datetime.now(UTC) + timedelta(days=2))
+    report = run(config, RunOptions(), services=later)
+    (target,) = report.to_dict()["generators"][0]["targets"]
+    assert (target["status"], target["reason"]) == ("expired", "expired")
+    assert report.ok is False
