@@ -225,3 +225,33 @@ def test_token_request(sides: list[Side]) -> None:
                 body["spec"]["expirationSeconds"]]
 
     both(sides, run)
+
+
+def test_metadata_only_lists_and_delete_preconditions(sides: list[Side]) -> None:
+    """What prune relies on: a PartialObjectMetadataList holds no data, and a delete whose uid or
+    resourceVersion precondition no longer holds is a 409."""
+    accept = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
+
+    def run(s: Side) -> list[Any]:
+        s.setup_namespace(NS)
+        _, obj = apply(s, secret("m", type="Opaque", metadata={"annotations": {"a": "1"}}, data={"k": b64("v")}),
+                       "acr-refresh")
+        req = urllib.request.Request(s.url + "/api/v1/secrets?limit=500",
+                                     headers={"Authorization": f"Bearer {s.token}", "Accept": accept})
+        with urllib.request.urlopen(req, context=s.context, timeout=30) as resp:
+            listed = json.loads(resp.read())
+        mine = [i for i in listed["items"] if i["metadata"]["namespace"] == NS]
+        shape = [listed["kind"], listed["apiVersion"], [(i["kind"], sorted(i), i["metadata"]["annotations"])
+                                                        for i in mine]]
+        stale = {"apiVersion": "v1", "kind": "DeleteOptions",
+                 "preconditions": {"uid": obj["metadata"]["uid"], "resourceVersion": "1"}}
+        status, body = s("DELETE", secrets_path("m"), stale)
+        shape.append((status, body.get("reason")))
+        fresh = {"apiVersion": "v1", "kind": "DeleteOptions",
+                 "preconditions": {"uid": obj["metadata"]["uid"],
+                                   "resourceVersion": obj["metadata"]["resourceVersion"]}}
+        shape.append(s("DELETE", secrets_path("m"), fresh)[0])
+        shape.append(s("GET", secrets_path("m"))[0])
+        return shape
+
+    both(sides, run)
