@@ -94,6 +94,8 @@ def parse_body(raw: bytes) -> dict[str, Any]:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequest(f"body is not valid JSON: {exc}") from exc
+    except RecursionError as exc:  # 16 KiB of '[' is deeper than the parser's recursion limit
+        raise BadRequest("body is nested too deeply (a JSON object of flat fields is expected)") from exc
     if not isinstance(body, dict):
         raise BadRequest("body must be a JSON object")
     unknown = sorted(set(body) - BODY_FIELDS)

@@ -8,9 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from acr_refresh import __version__
 from acr_refresh.cli import main
 from acr_refresh.emulator import Emulator
+from tests.bad_configs import BAD_CONFIGS, bad_config_docs
 from tests.conftest import acr_generator, write_config
 
 
@@ -158,3 +161,32 @@ def test_plan_lists_targets_and_clusters() -> None:
     fanout = next(t for t in plan["targets"] if t["source"].startswith("KubernetesSecret/"))
     assert fanout["namespaceSelector"] == "acr-refresh/pull=true" and fanout["serviceAccounts"] == ["default"]
     assert "secret acr-refresh/acr-sp" in json.dumps(plan) and "demo-client-secret" not in json.dumps(plan)
+
+
+# ----------------------------------------------------------------- issue 11: refused, never a traceback
+
+
+@pytest.mark.parametrize("case", sorted(BAD_CONFIGS))
+def test_refused_config_exits_2_naming_file_document_field_and_does_nothing(em: Emulator, tmp_path: Path,
+                                                                           case: str) -> None:
+    config = write_config(tmp_path, *bad_config_docs(case))
+    field = BAD_CONFIGS[case][1]
+    em.reset_counts()
+    for args in (("validate",), ("run", "--force", "--prune")):
+        code, out = call(*args, "--config", str(config), "--output", "json")
+        error = json.loads(out)["error"]
+        assert code == 2 and "config.yaml: document 2" in error and f"{field}: " in error, (args, error)
+    assert not em.requests  # nothing minted, read, written or pruned
+
+
+@pytest.mark.parametrize("value", ["9999999999999h", "2562048h", "1" * 400 + "s"])
+@pytest.mark.parametrize("option", ["deadline", "min-remaining"])
+def test_durations_too_large_in_options_exit_2(tmp_path: Path, option: str, value: str,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    # Before: OverflowError escaped argparse's type conversion (a traceback, exit 1).
+    config = write_config(tmp_path, acr_generator("a"))
+    assert call("run", "--config", str(config), f"--{option}", value)[0] == 2
+    assert f"--{option}" in capsys.readouterr().err
+    name = "ACR_REFRESH_" + option.upper().replace("-", "_")
+    assert call("run", "--config", str(config), environ={name: value})[0] == 2
+    assert f"{name}: duration" in capsys.readouterr().err

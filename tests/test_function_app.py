@@ -15,6 +15,8 @@ import pytest
 import function_app
 from acr_refresh import functions
 from acr_refresh.emulator import Emulator
+from acr_refresh.errors import ConfigError
+from tests.bad_configs import BAD_CONFIGS, bad_config_docs
 from tests.conftest import SP_SECRET, acr_generator, write_config
 
 
@@ -159,3 +161,45 @@ def test_timer_skips_while_a_run_is_in_progress(em: Emulator, app_config: Path,
         functions._run_lock.release()
     assert held.is_set() and "skipping" in caplog.text
     assert em.counts["acr.exchange"] == 0
+
+
+# ----------------------------------------------------------------- issue 11: refused, never a 500 or a crash
+
+
+@pytest.mark.parametrize("body", [b"[" * 8000 + b"]" * 8000, b'{"generators": ' + b"[" * 5000 + b"]" * 5000 + b"}",
+                                  b'{"force": ' + b'{"a": ' * 1500 + b"1" + b"}" * 1501])
+def test_http_refresh_deeply_nested_body_is_400(em: Emulator, app_config: Path, body: bytes) -> None:
+    # Before: RecursionError escaped the trigger (HTTP 500).
+    resp = post(body)
+    assert resp.status_code == 400 and "nested too deeply" in json.loads(resp.get_body())["error"]
+    assert not em.requests
+
+
+@pytest.mark.parametrize("case", sorted(BAD_CONFIGS))
+def test_refused_config_is_503_and_fails_the_timer_doing_nothing(em: Emulator, tmp_path: Path, case: str,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write_config(tmp_path, *bad_config_docs(case))
+    monkeypatch.setenv("ACR_REFRESH_CONFIG", str(path))
+    field = BAD_CONFIGS[case][1]
+    em.reset_counts()
+    resp = post(b'{"force": true}')
+    error = json.loads(resp.get_body())["error"]
+    assert resp.status_code == 503 and "config.yaml: document 2" in error and f"{field}: " in error, error
+    plan = function_app.plan_http(func.HttpRequest(method="GET", url="/api/plan", body=b""))
+    assert plan.status_code == 503 and f"{field}: " in json.loads(plan.get_body())["error"]
+    with pytest.raises(ConfigError, match="document 2"):
+        function_app.refresh_timer(timer_request())
+    assert not em.requests  # nothing minted, read or written
+
+
+@pytest.mark.parametrize("value", ["9999999999999h", "2562048h", "1" * 400 + "s"])
+def test_deadline_setting_too_large_is_503_and_fails_the_timer(em: Emulator, app_config: Path, value: str,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    # Before: OverflowError escaped (HTTP 500; the timer with a traceback that named nothing).
+    monkeypatch.setenv("ACR_REFRESH_DEADLINE", value)
+    resp = post(b"")
+    error = json.loads(resp.get_body())["error"]
+    assert resp.status_code == 503 and "ACR_REFRESH_DEADLINE" in error and "too large" in error, error
+    with pytest.raises(ValueError, match="ACR_REFRESH_DEADLINE: duration .* is too large"):
+        function_app.refresh_timer(timer_request())
+    assert not em.requests
