@@ -248,10 +248,17 @@ def _load(args: argparse.Namespace, output: str, out: TextIO, env: Mapping[str, 
 
 
 def _validate(args: argparse.Namespace, output: str, out: TextIO, env: Mapping[str, str]) -> int:
+    from .errors import ConfigError
     from .plan import plan_dict, plan_text
+    from .trial import trial_config
 
     config = _load(args, output, out, env)
     if config is None:
+        return EXIT_USAGE
+    try:  # every template once with placeholder credentials: what a run would find only after minting
+        config = trial_config(config, strict=bool(args.strict))
+    except ConfigError as exc:
+        _fail(output, out, f"invalid config: {exc}")
         return EXIT_USAGE
     if output == "json":
         print(json.dumps(plan_dict(config), indent=2), file=out)

@@ -5,7 +5,7 @@
 - ``POST /api/refresh``: optional JSON body ``{"generators": [...], "dryRun": bool, "force": bool}``;
   answers the JSON report (never a token): 200 ok, 502 something failed, 400 bad body, 503 invalid config,
   409 while another run is in progress in this instance.
-- ``GET /api/plan``: the validated plan.
+- ``GET /api/plan``: the validated plan, templates trial-rendered as ``validate`` does (503 when one fails).
 
 Runs in one instance never overlap (a non-blocking lock). The :class:`~acr_refresh.run.Services` object is
 kept between invocations of a warm instance, so credentials are reused from memory.
@@ -166,10 +166,11 @@ def plan(environ: Mapping[str, str] | None = None) -> Answer:
     from .errors import ConfigError
     from .plan import plan_dict
     from .redact import scrub
+    from .trial import trial_config
 
     env = os.environ if environ is None else environ
     try:
-        config = load_config(config_path(env), strict=_strict(env), environ=env)
+        config = trial_config(load_config(config_path(env), strict=_strict(env), environ=env), strict=_strict(env))
     except ConfigError as exc:
         return Answer(503, {"ok": False, "error": scrub(f"invalid config: {exc}")})
     return Answer(200, plan_dict(config))
