@@ -25,6 +25,7 @@ from typing import Any
 
 from . import redact
 from .config import DOCKERCONFIGJSON, Generator, KeyVaultTarget, KubernetesTarget
+from .errors import AcrRefreshError
 from .report import rfc3339
 
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
@@ -51,7 +52,7 @@ RENDER_SLOTS = 2
 _slots = threading.BoundedSemaphore(RENDER_SLOTS)
 
 
-class RenderError(ValueError):
+class RenderError(AcrRefreshError, ValueError):
     """A template failed at run time (names the object and the key; never a value)."""
 
 
