@@ -332,7 +332,14 @@ def _run(args: argparse.Namespace, output: str, out: TextIO, env: Mapping[str, s
     else:
         print(report_text(report), file=out)
     if received:
-        return EXIT_SIGTERM if received[0] == signal.SIGTERM else EXIT_SIGINT
+        code = EXIT_SIGTERM if received[0] == signal.SIGTERM else EXIT_SIGINT
+        if report.abandoned and threading.current_thread() is threading.main_thread() and out is sys.stdout:
+            # Requests given up after the stop grace still hold worker threads, which the interpreter would
+            # wait for at exit: the report is out, so leave now (each write is one request: old or new).
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+        return code
     return EXIT_OK if report.ok else EXIT_FAILED
 
 

@@ -99,6 +99,8 @@ class Report:
     warnings: list[str] = field(default_factory=list)
     generators: list[GeneratorReport] = field(default_factory=list)
     dry_run: bool = False
+    abandoned: bool = False
+    """A stop signal came and requests still in flight after the grace period were given up."""
     pruned: list[TargetReport] | None = None
     """With --prune: each Secret prune considered: ``deleted``, ``skipped`` (dry run), ``refused`` (a named
     guard), ``kept`` (not ours to delete), ``failed``, ``not-attempted``."""

@@ -20,7 +20,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -53,6 +53,8 @@ DEFAULT_CONCURRENCY = 16
 # azure-core waits up to 300 s for an answer by default: far past any run's deadline.
 SDK_TIMEOUTS = {"connection_timeout": 5, "read_timeout": 20}
 T = TypeVar("T")
+STOP_GRACE_SECONDS = 2.0
+"""After SIGTERM/SIGINT, how long in-flight requests may still finish before they are given up."""
 
 
 @dataclass(frozen=True)
@@ -242,6 +244,8 @@ class _Run:
         self.namespace_lists: OnceMap[tuple[str, str], list[tuple[str, dict[str, str]]]] = OnceMap()
         self.render_budget = RenderBudget()  # what this run may render in all targets together
         self.expanded: set[tuple[str, str]] = set()  # (cluster, target key) expanded this run
+        self.stopped_at: float | None = None  # when each() first saw the stop signal
+        self.abandoned = False  # work still in flight was given up after the stop grace
         self.expansion_failures: dict[str, str] = {}  # cluster -> why a target's expansion failed there
 
     def taken_over(self, cluster: str, namespace: str, name: str) -> bool:
@@ -257,8 +261,27 @@ class _Run:
         return None
 
     def each(self, fn: Callable[[T], None], items: Iterable[T]) -> None:
-        for f in [self.pool.submit(fn, item) for item in items]:
-            f.result()
+        """Run ``fn`` over ``items`` on the pool. After a stop signal, wait at most
+        :data:`STOP_GRACE_SECONDS` (in all, for the whole run) for work in flight: a request stalled past
+        that is abandoned (each is one request, so its target is either old or new), and shutdown stays
+        prompt whatever the timeouts are."""
+        by_future = {self.pool.submit(fn, item): item for item in items}
+        pending = set(by_future)
+        while pending:
+            done, pending = wait(pending, timeout=0.1)
+            for f in done:
+                f.result()
+            if pending and self.stop.is_set():
+                self.stopped_at = self.stopped_at or time.monotonic()
+                if time.monotonic() - self.stopped_at >= STOP_GRACE_SECONDS:
+                    self.abandoned = True
+                    for f in pending:
+                        f.cancel()
+                        rep = getattr(by_future[f], "report", None)
+                        if isinstance(rep, TargetReport) and rep.status == "not-attempted":
+                            rep.reason = "stopped"
+                            rep.error = "given up after the stop signal; a write in flight may still land"
+                    return
 
     # ---------------------------------------------------------------------------------- phase 1
 
@@ -677,7 +700,9 @@ def run(
     try:
         job.run(generators, report)
     finally:
-        job.pool.shutdown(wait=True, cancel_futures=True)
+        # Abandoned work (a stalled request after a stop signal) is not waited for.
+        job.pool.shutdown(wait=not job.abandoned, cancel_futures=True)
+        report.abandoned = job.abandoned
         if own_services:
             services.close()
     report.duration_seconds = time.monotonic() - t0

@@ -168,3 +168,24 @@ def test_sigterm_mid_write_leaves_every_target_old_or_new(em: Emulator, tmp_path
         token, expires_at = now
         exp = jwt_times(token)[1]
         assert exp is not None and exp.strftime("%Y-%m-%dT%H:%M:%SZ") == expires_at  # data and metadata agree
+
+
+@pytest.mark.kube
+@pytest.mark.parametrize("endpoint", ["kube.secret.create", "kv.secret.set", "acr.exchange"])
+def test_sigterm_during_a_stalled_request_exits_promptly_whatever_the_timeouts(em: Emulator, tmp_path: Path,
+                                                                               endpoint: str) -> None:
+    """A request stalled past the stop grace is given up: the report is printed and the job exits 143 in a
+    few seconds, not after the request's read timeout (20-30 s)."""
+    config = fanout(em, tmp_path, 2)
+    em.fail(endpoint, status=None, delay=40, count=None)
+    proc = start(config, "--deadline", "10m")
+    wait_for(em, endpoint, 1)
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    elapsed = time.monotonic() - sent
+    em.clear_faults()
+    assert proc.returncode == 143, err
+    assert elapsed < 6, elapsed  # the 2 s grace, the report, interpreter start-up slack
+    report = json.loads(out)
+    assert report["ok"] is False
