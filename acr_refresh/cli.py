@@ -306,10 +306,9 @@ def _run(args: argparse.Namespace, output: str, out: TextIO, env: Mapping[str, s
     received: list[int] = []
 
     def on_signal(signum: int, _frame: Any) -> None:
-        # Stop starting new work. Requests in flight finish within their timeouts, except identity calls,
-        # which azure-identity cannot time out per call: those are given up a second later, so a stalled
-        # login cannot hold shutdown past the pod's grace period. Every target is written in one request,
-        # so it is either old or new.
+        # Stop starting new work. Requests in flight get run.STOP_GRACE_SECONDS, then are given up, so a
+        # stalled request cannot hold shutdown past the pod's grace period whatever its timeouts. Every
+        # target is written in one request, so it is either old or new.
         received.append(signum)
         stop.set()
         log.warning("signal received: starting nothing new, finishing or giving up requests in flight",
