@@ -32,14 +32,34 @@ from .errors import (
     TemplateSyntaxError,
 )
 from .exec import Exec, Tree
-from .funcs import BUILTINS, ESO, REFUSED, Func
+from .funcs import BUILTINS, ESO, ESO_OWN, REFUSED, SPRIG, Func, Soft
 from .nodes import Action, Call, Chain, Cmd, Control, Field, Ident, Lit, Nil, Node, Pipe, Var, tree_string
 from .parser import Parser, is_empty, loc
 from .values import StringMap, go_quote, to_bytes
 
-__all__ = ["BUILTINS", "ESO", "FUNCTIONS", "MAX_CALL_DEPTH", "MAX_DEPTH", "MAX_OUTPUT", "MAX_SOURCE_BYTES",
-           "MAX_STEPS", "MAX_VALUE_DEPTH", "REFUSED", "Func", "StringMap", "Template", "TemplateError",
-           "TemplateExecError", "TemplateSyntaxError", "parse", "render"]
+__all__ = [
+    "BUILTINS",
+    "ESO",
+    "ESO_OWN",
+    "FUNCTIONS",
+    "MAX_CALL_DEPTH",
+    "MAX_DEPTH",
+    "MAX_OUTPUT",
+    "MAX_SOURCE_BYTES",
+    "MAX_STEPS",
+    "MAX_VALUE_DEPTH",
+    "REFUSED",
+    "SPRIG",
+    "Func",
+    "Soft",
+    "StringMap",
+    "Template",
+    "TemplateError",
+    "TemplateExecError",
+    "TemplateSyntaxError",
+    "parse",
+    "render",
+]
 
 FUNCTIONS: frozenset[str] = frozenset(ESO)
 MISSINGKEY = ("error", "zero", "default", "invalid")
@@ -65,8 +85,12 @@ class Template:
         """Names of the templates this one defines (and its own)."""
         return frozenset(self._trees)
 
-    def execute(self, data: Any, *, missingkey: str = "error") -> str:
+    def execute(self, data: Any, *, missingkey: str = "error", soft_failures: list[str] | None = None) -> str:
         """Render with ``data`` as dot and ``$``; ``missingkey`` as Go's option (ESO uses ``error``).
+
+        ``soft_failures``, when given, collects one value-free message per call where Sprig swallows an error
+        and returns a fallback instead (``b64dec`` of bad base64 gives the error text, ``fromJson`` of bad JSON
+        gives nothing, ...); the output is Go's either way. The trial render reports them as warnings.
 
         ``data`` is a :class:`StringMap` for ESO's data, or str/int/float/bool/list/dict/None values.
         Raises TemplateExecError on a missing key, bad argument or exceeded limit; messages never include
@@ -74,7 +98,8 @@ class Template:
         """
         if missingkey not in MISSINGKEY:
             raise ValueError(f"missingkey must be one of {', '.join(MISSINGKEY)}")
-        ex, failure = Exec(self._trees, self._funcs, "default" if missingkey == "invalid" else missingkey), ""
+        ex, failure = Exec(self._trees, self._funcs, "default" if missingkey == "invalid" else missingkey,
+                             soft_failures), ""
         try:
             return ex.run(self.name, data)
         except TemplateError:

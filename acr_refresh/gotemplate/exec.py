@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import MAX_CALL_DEPTH, MAX_OUTPUT, MAX_STEPS, FuncError, TemplateExecError
-from .funcs import Func
+from .funcs import Func, Soft
 from .nodes import Action, Call, Chain, Cmd, Control, Dot, Field, Ident, Jump, Lit, Nil, Node, Pipe, Text, Var
 from .parser import loc
 from .values import StringMap, fmt_v, go_quote, sorted_keys, tname, truth
@@ -51,17 +51,19 @@ def _fits(k: str, v: Any) -> bool:
     if k == "b":
         return isinstance(v, bool)
     if k == "m":
-        return isinstance(v, Mapping) and not isinstance(v, StringMap)
+        return type(v) is dict
     if k == "l":
-        return isinstance(v, list | tuple)
+        return type(v) in (list, tuple)
     return True
 
 
 class Exec:
     """One execution: output buffer, variables, counters. Create per :meth:`Template.execute` call."""
 
-    def __init__(self, trees: Mapping[str, Tree], funcs: Mapping[str, Func], missingkey: str) -> None:
+    def __init__(self, trees: Mapping[str, Tree], funcs: Mapping[str, Func], missingkey: str,
+                 soft_failures: list[str] | None = None) -> None:
         self.trees, self.funcs, self.missingkey = trees, funcs, missingkey
+        self.soft_failures = soft_failures
         self.vars: list[list[Any]] = []  # [name, value]; lists so "=" can update in place
         self.out: list[str] = []
         self.size = self.steps = self.depth = 0
@@ -336,6 +338,13 @@ class Exec:
             failure = f"internal error ({type(exc).__name__})"
         if failure is not None:
             raise self.err(ident, f"error calling {name}: {failure}")
+        if isinstance(result, Soft):
+            if self.soft_failures is not None:
+                line, col = loc(self.tree.source, ident.pos)
+                self.soft_failures.append(f"template: {self.tree.parse_name}:{line}:{col}: {name}: {result.reason} "
+                                          f"(Sprig returns {'nothing' if result.value is None else 'a fallback'} "
+                                          "here instead of failing)")
+            result = result.value
         if isinstance(result, str):
             if len(result) > MAX_OUTPUT:
                 raise self.err(ident, f"error calling {name}: result exceeds {MAX_OUTPUT} characters")

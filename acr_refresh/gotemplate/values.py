@@ -26,12 +26,43 @@ class StringMap(dict[str, str]):
         return f"StringMap(keys={sorted(self)!r})"
 
 
+class StrList(list[str]):
+    """A Go ``[]string`` (what Sprig's splitList, keys, sortAlpha, regexFindAll and certSANs return)."""
+
+    __slots__ = ()
+    go_type = "[]string"
+
+
+class Int64(int):
+    """A Go ``int64`` (what Sprig's integer math returns; ``int`` literals and data are Go ``int``)."""
+
+    __slots__ = ()
+    go_type = "int64"
+
+
+class IntList(list[int]):
+    """A Go ``[]int`` (Sprig's until and untilStep)."""
+
+    __slots__ = ()
+    go_type = "[]int"
+
+
+class ListList(list[list[Any]]):
+    """A Go ``[][]interface {}`` (Sprig's chunk)."""
+
+    __slots__ = ()
+    go_type = "[][]interface {}"
+
+
 def tname(v: Any) -> str:
     """Go's name for the type of ``v`` (%T), ``<nil>`` for nil."""
     if v is None:
         return "<nil>"
     if isinstance(v, bool):
         return "bool"
+    go_type = getattr(type(v), "go_type", None)
+    if go_type is not None:
+        return str(go_type)
     if isinstance(v, int):
         return "int"
     if isinstance(v, float):
@@ -46,7 +77,7 @@ def tname(v: Any) -> str:
         return "map[string]interface {}"
     if isinstance(v, list | tuple):
         return "[]interface {}"
-    return getattr(v, "go_type", type(v).__name__)
+    return type(v).__name__
 
 
 def kind(v: Any) -> str:
@@ -155,6 +186,8 @@ def v_scalar(v: Any) -> str:
         return go_float(v)
     if isinstance(v, complex):
         return go_complex(v)
+    if hasattr(v, "go_string"):
+        return str(v.go_string())
     raise FuncError(f"unsupported value of type {type(v).__name__}")
 
 

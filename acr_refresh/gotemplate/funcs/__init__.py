@@ -36,15 +36,43 @@ class Func:
         return p[:-2] + p[-2] * (nargs - len(p) + 2) if p.endswith("*") else p
 
 
-from . import builtins, sprig_defaults, sprig_dicts, sprig_encoding, sprig_strings  # noqa: E402
+@dataclass(frozen=True, slots=True)
+class Soft:
+    """A result Sprig returns instead of failing (``b64dec``'s error text, ``fromJson``'s nil): the executor
+    uses ``value`` and reports ``reason`` (value-free) as a soft failure, which ``validate`` shows as a warning."""
+
+    value: Any
+    reason: str
+
+
+from . import (  # noqa: E402
+    builtins,
+    eso,
+    sprig_crypto,
+    sprig_dates,
+    sprig_defaults,
+    sprig_dicts,
+    sprig_encoding,
+    sprig_lists,
+    sprig_numeric,
+    sprig_paths,
+    sprig_reflect,
+    sprig_regex,
+    sprig_strings,
+)
 
 BUILTINS: dict[str, Func] = dict(builtins.FUNCS)
-ESO: dict[str, Func] = {**BUILTINS, **sprig_strings.FUNCS, **sprig_encoding.FUNCS, **sprig_defaults.FUNCS,
-                        **sprig_dicts.FUNCS}
+#: Sprig's text function map as ESO v2.9.0 vendors it (env, expandenv and getHostByName removed by ESO)
+SPRIG: dict[str, Func] = {**sprig_strings.FUNCS, **sprig_encoding.FUNCS, **sprig_defaults.FUNCS,
+                          **sprig_dicts.FUNCS, **sprig_lists.FUNCS, **sprig_numeric.FUNCS, **sprig_reflect.FUNCS,
+                          **sprig_paths.FUNCS, **sprig_regex.FUNCS, **sprig_dates.FUNCS, **sprig_crypto.FUNCS}
+#: ESO's own functions (runtime/template/v2: PKCS#12, PEM, JWK, YAML, RSA)
+ESO_OWN: dict[str, Func] = dict(eso.FUNCS)
+ESO: dict[str, Func] = {**BUILTINS, **ESO_OWN, **SPRIG}
 REFUSED: dict[str, str] = {
     "env": "templates never read the environment",
     "expandenv": "templates never read the environment",
     "getHostByName": "no DNS lookups from templates",
 }
 
-__all__ = ["BUILTINS", "ESO", "REFUSED", "Func"]
+__all__ = ["BUILTINS", "ESO", "ESO_OWN", "REFUSED", "SPRIG", "Func", "Soft"]
