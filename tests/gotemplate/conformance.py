@@ -107,7 +107,10 @@ def _line(source: str, n: Counter[str]) -> str:
 
 
 def main() -> None:
+    from . import sprig_conformance
+
     print(report(run_all(), verbose="-v" in sys.argv))
+    print(sprig_conformance.report(sprig_conformance.run_all(), verbose="-v" in sys.argv))
 
 
 if __name__ == "__main__":

@@ -131,9 +131,12 @@ def go_parse(layout: str, value: str) -> GoTime:
         k = m.group()
         if k[0] in ".," and len(k) > 1:
             parts.append(r"(?:[.,](?P<f>\d+))?" if k[1] == "9" else rf"[.,](?P<f>\d{{{len(k) - 1}}})")
-        elif k in _PARSE and _PARSE[k][:4] not in seen:
-            parts.append(_PARSE[k])
-            seen.add(_PARSE[k][:4]) if "(?P<" in _PARSE[k] else None
+        elif k in _PARSE:
+            group = re.match(r"\\s\?\(\?P<(\w)>|\(\?P<(\w)>", _PARSE[k])
+            name = (group.group(1) or group.group(2)) if group else None
+            parts.append(_PARSE[k] if name is None or name not in seen else re.sub(r"\?P<\w>", "", _PARSE[k]))
+            if name:
+                seen.add(name)
         else:
             raise FuncError(f"parsing time: layout element {k!r} is not supported here")
         pos = m.end()

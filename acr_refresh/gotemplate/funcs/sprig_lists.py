@@ -31,7 +31,7 @@ def chunk(size: int, v: Any) -> ListList:
     items = _seq(v, "chunk")
     if size <= 0:
         raise FuncError("runtime error: integer divide by zero" if size == 0 else "makeslice: len out of range")
-    return ListList(items[i:i + size] for i in range(0, len(items), size)) if items else ListList([[]])
+    return ListList(items[i:i + size] for i in range(0, len(items), size))
 
 
 def has(needle: Any, hay: Any) -> bool:

@@ -187,12 +187,18 @@ def snake(s: str, sep: str) -> str:
 
 
 def pascal(s: str) -> str:
-    """xstrings.ToPascalCase: words joined, each capitalised; '_', '-', '.' and spaces dropped."""
+    """xstrings.ToPascalCase: leading and trailing '_' kept, a run of n inner '_' leaves n-1, and each word
+    after a separator (or at the start) capitalised."""
+    m = re.fullmatch(r"(_*)(.*?)(_*)", s, re.S)
+    assert m is not None
+    lead, body, trail = m.groups()
     out = []
-    for part in re.split(r"[\s_\-.]+", s):
-        if part:
+    for i, part in enumerate(re.split(r"(_+|[\s\-.]+)", body)):
+        if i % 2:
+            out.append("_" * (len(part) - 1) if part.startswith("_") else "")
+        elif part:
             out.append(part[0].upper() + part[1:])
-    return "".join(out)
+    return lead + "".join(out) + trail
 
 
 def _rand(alphabet: str, n: int) -> str:
@@ -222,7 +228,7 @@ FUNCS: dict[str, Func] = {
     "upper": Func("s", lambda a: case(a[0], True)),
     "lower": Func("s", lambda a: case(a[0], False)),
     "title": Func("s", lambda a: title(a[0])),
-    "untitle": Func("s", lambda a: a[0][:1].lower() + a[0][1:]),
+    "untitle": Func("s", lambda a: re.sub(r"(^|\s)(\S)", lambda m: m.group(1) + m.group(2).lower(), a[0])),
     "substr": Func("iis", lambda a: substr(a[0], a[1], a[2])),
     "repeat": Func("is", lambda a: a[1] * _bounded(a[0], len(a[1]))),
     "trim": Func("s", lambda a: a[0].strip(GO_SPACE)),
