@@ -71,3 +71,35 @@ def test_sprig_cases_in_real_go(go_oracle) -> None:  # type: ignore[no-untyped-d
         if not go.ok or go.out.decode("utf-8", "surrogateescape") != c["want"]:
             differs[c["template"]] = go.error
     assert set(differs) == set(ORACLE_DIFFERS), differs
+
+
+def test_every_eso_v2_function_is_supported_or_refused() -> None:
+    """eso_v2_functions.txt: the names of ESO v2.9.0's function map (its own and its vendored Sprig's)."""
+    from pathlib import Path
+
+    from acr_refresh.gotemplate import BUILTINS, ESO_OWN, FUNCTIONS, REFUSED, SPRIG
+    from acr_refresh.gotemplate import ESO as ESO_MAP
+
+    names = set((Path(__file__).parent / "eso_v2_functions.txt").read_text().split())
+    assert len(names) == 227
+    assert names <= FUNCTIONS
+    assert set(ESO_MAP) == names | set(BUILTINS)  # nothing more than ESO has, either
+    assert set(ESO_OWN) | set(SPRIG) == names
+    assert set(REFUSED) == {"env", "expandenv", "getHostByName"} and not set(REFUSED) & FUNCTIONS
+
+
+@pytest.mark.parametrize("name", ["env", "expandenv", "getHostByName"])
+def test_refused_functions_name_the_reason(name: str) -> None:
+    from acr_refresh.gotemplate import REFUSED, TemplateSyntaxError
+
+    with pytest.raises(TemplateSyntaxError, match=f'unsupported function "{name}": {REFUSED[name]}'):
+        parse(f'{{{{ {name} "x" }}}}')
+
+
+def test_soft_failures_are_reported_without_values() -> None:
+    soft: list[str] = []
+    out = parse('{{ .a | b64dec }}|{{ .a | fromJson }}|{{ .a | fromYaml }}|{{ .a | hexdec }}').execute(
+        StringMap({"a": "s3cr3t: ["}), soft_failures=soft)
+    assert out.startswith("illegal base64 data at input byte 6|<no value>|map[Error:")
+    assert [s.split(": ")[2] for s in soft] == ["b64dec", "fromJson", "fromYaml", "hexdec"]
+    assert not any("s3cr3t" in s for s in soft)
