@@ -515,6 +515,8 @@ def parse_acr_access_token(doc: Doc, environ: Mapping[str, str]) -> Generator:
 
 TEMPLATE_KEYS = ("username", "password", "registry", "tokenType", "expiresAt")
 CREATION_POLICIES = ("Owner", "Orphan", "Merge", "None")
+MERGING_CREATION_POLICIES = ("Merge", "CreateOrMerge")
+"""Policies that write into a Secret they share: only their own keys, never labels, never deleted."""
 MERGE_POLICIES = ("Replace", "Merge")
 CLUSTER_ANNOTATION = "acr-refresh/cluster"
 MIN_REMAINING_ANNOTATION = "acr-refresh/min-remaining"

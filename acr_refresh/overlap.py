@@ -10,9 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .config import DOCKERCONFIGJSON, ConfigError, KubernetesTarget
-
-MERGE_POLICIES = ("Merge", "CreateOrMerge")
+from .config import DOCKERCONFIGJSON, MERGING_CREATION_POLICIES, ConfigError, KubernetesTarget
 
 
 def data_keys(target: KubernetesTarget) -> frozenset[str]:
@@ -31,7 +29,7 @@ def may_share(targets: list[KubernetesTarget]) -> bool:
     """Every target merges, and no data key is written by two of them."""
     if len(targets) < 2:
         return True
-    if any(t.creation_policy not in MERGE_POLICIES for t in targets):
+    if any(t.creation_policy not in MERGING_CREATION_POLICIES for t in targets):
         return False
     seen: set[str] = set()
     for t in targets:

@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 from . import freshness, overlap
 from .acr import AcrClient, RetryPolicy
 from .clusters import cluster_factories
-from .config import ClusterConfig, Config, Generator, KeyVaultTarget, KubernetesTarget
+from .config import MERGING_CREATION_POLICIES, ClusterConfig, Config, Generator, KeyVaultTarget, KubernetesTarget
 from .errors import AcrRefreshError, MintError, UsageError, truncate
 from .identity import Identities
 from .kube import KubeClients
@@ -566,7 +566,6 @@ class _Run:
         Lists are metadata-only, so no other Secret's data is ever read. A Secret is unlinked from the
         ServiceAccounts recorded as the ones we added it to, in the run that deletes it, and only then."""
         results: list[TargetReport] = []
-        seen = {(i.cluster, i.target.key) for i in items if isinstance(i.target, KubernetesTarget)}
         wanted_by_cluster: dict[str, set[tuple[str, str]]] = {}
         for item in items:
             if isinstance(item.target, KubernetesTarget):
@@ -597,7 +596,7 @@ class _Run:
             wanted = set(wanted_by_cluster.get(cluster, set()))
             failed_expansion = ""
             for kt in targets:
-                if (cluster, kt.key) in seen or (cluster, kt.key) in self.expanded:
+                if (cluster, kt.key) in self.expanded:  # expanded this run: its items are in `wanted`
                     continue
                 try:
                     wanted.update((ns, kt.secret_name) for ns in self.namespaces(kt, cluster))
@@ -634,7 +633,7 @@ class _Run:
                 elif existing.legacy:
                     pruned("kept", "legacy", cluster, ns, name,
                            "kept: written by an earlier version (no created marker); see README \"Prune\"")
-                elif existing.policy in kube_sink.MERGE_POLICIES:
+                elif existing.policy in MERGING_CREATION_POLICIES:
                     released.append((meta, existing))
                 else:
                     pruned("kept", "not-created", cluster, ns, name, "kept: acr-refresh did not create it")

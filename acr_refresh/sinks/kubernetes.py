@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from ..config import MERGING_CREATION_POLICIES
 from ..errors import DeliveryError
 from ..freshness import Stored
 from ..kube import KubeClient
@@ -136,9 +137,6 @@ def read_existing(client: KubeClient, namespace: str, name: str) -> Existing | N
     return inspect_secret(secret) if secret is not None else None
 
 
-MERGE_POLICIES = ("Merge", "CreateOrMerge")
-
-
 def write_secret(
     client: KubeClient, desired: DesiredSecret, existing: Existing | None, *, creation_policy: str, take_over: bool
 ) -> None:
@@ -175,7 +173,7 @@ def write_secret(
     if existing.type != desired.type:
         raise DeliveryError(f"{where} has type {existing.type}, the template wants {desired.type}; Kubernetes "
                             "cannot change a Secret's type: delete it or change the template", reason="conflict")
-    merge = creation_policy in MERGE_POLICIES
+    merge = creation_policy in MERGING_CREATION_POLICIES
     if not merge and not existing.ours and not take_over:
         raise DeliveryError(f"{where} exists and was not written by acr-refresh; run with --take-over "
                             f"{desired.namespace}/{desired.name} to adopt it", reason="not-ours")
