@@ -99,6 +99,8 @@ class Emulator:
         """Create the CA and start every server; returns ``self``."""
         if self._started:
             return self
+        if self._kube_upstream is not None:
+            self._kube_upstream.closed = False
         self._tmpdir = tempfile.mkdtemp(prefix="acr-refresh-emulator-")
         # Safety net for an emulator that is never stopped: remove the CA file at exit or collection.
         self._cleanup = weakref.finalize(self, shutil.rmtree, self._tmpdir, ignore_errors=True)
@@ -128,6 +130,8 @@ class Emulator:
 
     def stop(self) -> None:
         """Stop every server thread, close every socket and remove the temporary files."""
+        if self._kube_upstream is not None:
+            self._kube_upstream.closed = True
         for server in reversed(self._servers):
             server.close()
         self._servers = []

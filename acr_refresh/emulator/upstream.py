@@ -28,6 +28,9 @@ class KubeUpstream:
     url: str
     ca_file: str
     timeout: float = 60.0
+    closed: bool = False
+    """Set when the emulator stops: a request still held by an injected delay is then not forwarded, so it
+    cannot change the real server after its test has ended."""
     _local: threading.local = field(default_factory=threading.local, repr=False)
 
     def _connection(self) -> Any:
@@ -44,6 +47,8 @@ class KubeUpstream:
 
     def forward(self, req: Request) -> Response:
         """Send ``req`` to the real server; its status, content type and body come back unchanged."""
+        if self.closed:
+            return Response.text(503, "emulator: stopped; not forwarded to the upstream API server\n")
         query = urlencode([(k, v) for k, values in req.query_lists.items() for v in values])
         target = req.path + (f"?{query}" if query else "")
         headers = {k: v for k, v in req.headers.items() if k in _FORWARDED}
