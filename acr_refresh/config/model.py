@@ -1,0 +1,285 @@
+"""The typed objects a validated configuration is made of: generators, targets, clusters. Pure data."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from ..clouds import PUBLIC, Cloud
+from ..errors import Location
+
+ESO_GENERATOR_GROUP = "generators.external-secrets.io"
+ESO_GROUP = "external-secrets.io"
+OUR_API_VERSION = "acr-refresh/v1alpha1"
+ACR_KIND = "ACRAccessToken"
+AUDIENCE_ANNOTATION = "acr-refresh/entra-audience"
+DEFAULT_NAMESPACE = "default"
+
+SCOPE_ACTIONS = ("pull", "push", "delete", "metadata_read", "metadata_write")
+
+@dataclass(frozen=True)
+class SecretRef:
+    """Where a credential input comes from: a key of a Kubernetes Secret, or an environment variable."""
+
+    namespace: str = ""
+    name: str = ""
+    key: str = ""
+    env: str = ""
+
+    def describe(self) -> str:
+        """A human description that names the source, never the value."""
+        if self.env:
+            return f"env {self.env}"
+        return f"secret {self.namespace}/{self.name} key {self.key}"
+
+
+@dataclass(frozen=True)
+class ServicePrincipal:
+    """``auth.servicePrincipal``: a client ID and secret, each read from a :class:`SecretRef`."""
+
+    client_id: SecretRef
+    client_secret: SecretRef
+    kind: str = "servicePrincipal"
+
+
+@dataclass(frozen=True)
+class ManagedIdentity:
+    """``auth.managedIdentity``: ``identity_id`` empty (system-assigned), a client ID, or a resource ID."""
+
+    identity_id: str = ""
+    kind: str = "managedIdentity"
+
+    @property
+    def client_id(self) -> str:
+        """The user-assigned identity's client ID, or empty."""
+        return self.identity_id if self.identity_id and "/" not in self.identity_id else ""
+
+    @property
+    def resource_id(self) -> str:
+        """The user-assigned identity's ARM resource ID, or empty."""
+        return self.identity_id if "/" in self.identity_id else ""
+
+
+@dataclass(frozen=True)
+class ServiceAccountRef:
+    """A Kubernetes ServiceAccount whose token is exchanged (workload identity federation)."""
+
+    namespace: str
+    name: str
+    audiences: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class WorkloadIdentity:
+    """``auth.workloadIdentity``: a ServiceAccount's token, or the ambient ``AZURE_FEDERATED_TOKEN_FILE``."""
+
+    service_account: ServiceAccountRef | None = None
+    kind: str = "workloadIdentity"
+
+
+Auth = ServicePrincipal | ManagedIdentity | WorkloadIdentity
+
+
+@dataclass(frozen=True)
+class Generator:
+    """One ``ACRAccessToken``: what to mint, for which registry, with which identity."""
+
+    namespace: str
+    name: str
+    registry: str
+    auth: Auth
+    cloud: Cloud
+    tenant_id: str = ""
+    scope: str = ""
+    audience: str = "acr"
+    """``acr`` (the registry's own Entra audience, default) or ``arm`` (Resource Manager, as ESO)."""
+    location: Location | None = field(default=None, compare=False)
+
+    @property
+    def key(self) -> str:
+        """``namespace/name``: how the CLI, the report and the HTTP trigger name this generator."""
+        return f"{self.namespace}/{self.name}"
+
+    @property
+    def token_type(self) -> str:
+        """``access`` with a scope, else ``refresh``."""
+        return "access" if self.scope else "refresh"
+
+    @property
+    def entra_scope(self) -> str:
+        """The Entra ID scope requested for this generator's audience."""
+        return self.cloud.arm_scope if self.audience == "arm" else self.cloud.acr_scope
+
+
+@dataclass(frozen=True)
+class Unhandled:
+    """A document this build reads but does not act on, listed in the plan."""
+
+    location: Location
+    api_version: str
+    kind: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Config:
+    """A whole validated configuration."""
+
+    generators: tuple[Generator, ...] = ()
+    kube_targets: tuple[KubernetesTarget, ...] = ()
+    vault_targets: tuple[KeyVaultTarget, ...] = ()
+    clusters: tuple[ClusterConfig, ...] = ()
+    unhandled: tuple[Unhandled, ...] = ()
+    warnings: tuple[str, ...] = ()
+    files: tuple[str, ...] = ()
+
+    def generator(self, key: str) -> Generator | None:
+        """Look a generator up by ``namespace/name`` (a bare name means the ``default`` namespace)."""
+        ns, _, name = key.rpartition("/")
+        ns = ns or DEFAULT_NAMESPACE
+        for g in self.generators:
+            if g.namespace == ns and g.name == name:
+                return g
+        return None
+
+
+TEMPLATE_KEYS = ("username", "password", "registry", "tokenType", "expiresAt")
+CREATION_POLICIES = ("Owner", "Orphan", "Merge", "None")
+MERGING_CREATION_POLICIES = ("Merge", "CreateOrMerge")
+"""Policies that write into a Secret they share: only their own keys, never labels, never deleted."""
+MERGE_POLICIES = ("Replace", "Merge")
+CLUSTER_ANNOTATION = "acr-refresh/cluster"
+MIN_REMAINING_ANNOTATION = "acr-refresh/min-remaining"
+DOCKERCONFIGJSON = "kubernetes.io/dockerconfigjson"
+
+@dataclass(frozen=True)
+class LabelSelector:
+    """A Kubernetes label selector (``matchLabels`` and ``matchExpressions``)."""
+
+    match_labels: tuple[tuple[str, str], ...] = ()
+    match_expressions: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        """True when ``labels`` satisfy every requirement."""
+        for key, value in self.match_labels:
+            if labels.get(key) != value:
+                return False
+        for key, op, values in self.match_expressions:
+            present = key in labels
+            if op == "In" and (not present or labels[key] not in values):
+                return False
+            if op == "NotIn" and present and labels[key] in values:
+                return False
+            if op == "Exists" and not present:
+                return False
+            if op == "DoesNotExist" and present:
+                return False
+        return True
+
+    def to_query(self) -> str:
+        """The ``labelSelector`` query string the API server understands."""
+        parts = [f"{k}={v}" for k, v in self.match_labels]
+        for key, op, values in self.match_expressions:
+            if op in ("In", "NotIn"):
+                parts.append(f"{key} {op.lower()} ({','.join(values)})")
+            elif op == "Exists":
+                parts.append(key)
+            else:
+                parts.append(f"!{key}")
+        return ",".join(parts)
+
+
+@dataclass(frozen=True)
+class SecretTemplate:
+    """ESO's ``target.template`` (engine v2): Secret type, templated metadata and data."""
+
+    type: str = ""
+    labels: tuple[tuple[str, str], ...] = ()
+    annotations: tuple[tuple[str, str], ...] = ()
+    data: tuple[tuple[str, str], ...] | None = None
+    """Templated data keys; None means the generator's ``username`` and ``password`` (or, for the
+    dockerconfigjson type, a ``.dockerconfigjson`` for the registry)."""
+    merge_policy: str = "Replace"
+
+
+@dataclass(frozen=True)
+class KubernetesTarget:
+    """Where Kubernetes Secrets go: from an ESO ``ExternalSecret`` or our ``KubernetesSecret``."""
+
+    source_kind: str
+    """``ExternalSecret`` or ``KubernetesSecret``: the config object this came from."""
+    namespace: str
+    name: str
+    generator: str
+    """The generator's ``namespace/name``."""
+    secret_name: str
+    template: SecretTemplate
+    clusters: tuple[str, ...] = ("default",)
+    namespaces: tuple[str, ...] = ()
+    selector: LabelSelector | None = None
+    exclude_namespaces: tuple[str, ...] = ()
+    creation_policy: str = "Owner"
+    refresh_interval: timedelta | None = None
+    """ESO's ``refreshInterval`` as a maximum age; ``timedelta(0)`` means create once, never refresh."""
+    min_remaining: timedelta | None = None
+    service_accounts: tuple[str, ...] = ()
+    location: Location | None = field(default=None, compare=False)
+
+    @property
+    def key(self) -> str:
+        return f"{self.source_kind}/{self.namespace}/{self.name}"
+
+
+@dataclass(frozen=True)
+class KeyVaultTarget:
+    """Our ``KeyVaultSecret``: one Key Vault secret fed by a generator."""
+
+    namespace: str
+    name: str
+    generator: str
+    vault_url: str
+    secret_name: str
+    value: str = "{{ .password }}"
+    content_type: str = ""
+    tags: tuple[tuple[str, str], ...] = ()
+    tenant_id: str = ""
+    cloud: Cloud = PUBLIC
+    auth: Auth | None = None
+    """None: the ambient identity (managed identity on Azure, workload identity in AKS, developer login)."""
+    min_remaining: timedelta | None = None
+    location: Location | None = field(default=None, compare=False)
+
+    @property
+    def key(self) -> str:
+        return f"KeyVaultSecret/{self.namespace}/{self.name}"
+
+    @property
+    def vault_host(self) -> str:
+        return self.vault_url.split("://", 1)[-1].rstrip("/")
+
+
+@dataclass(frozen=True)
+class AksAccess:
+    """``Cluster.spec.aks``: an AKS API server reached with an Entra ID token for the AKS server app."""
+
+    server: str
+    certificate_authority_data: str = field(repr=False)
+    tenant_id: str
+    cloud: Cloud
+    auth: Auth
+    allow_custom_server: bool = False
+    """``spec.aks.allowCustomServer``: the server may be any https URL, not only the cloud's AKS domains."""
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    """Our cluster-scoped ``Cluster``: a named connection to a Kubernetes API."""
+
+    name: str
+    in_cluster: bool = False
+    kubeconfig: str = ""
+    context: str = ""
+    aks: AksAccess | None = None
+    location: Location | None = field(default=None, compare=False)
+
