@@ -121,6 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
     run_p.add_argument("--prune-max-delete", type=_non_negative_int, default=None, metavar="N",
                        help="refuse a cluster's prune that would delete more than N Secrets and more than a "
                             "quarter of those acr-refresh created there; default 10 (env ACR_REFRESH_PRUNE_MAX_DELETE)")
+    run_p.add_argument("--events", action="store_const", const=True, default=None,
+                       help="record Kubernetes Events on the Secrets written or failed (env ACR_REFRESH_EVENTS)")
     run_p.add_argument("--take-over", action="append", type=_secret_ref, default=None, metavar="[CLUSTER/]NS/NAME",
                        help="write this existing Secret although External Secrets Operator manages it or it "
                             "carries no marker of acr-refresh (migration, adoption); repeatable; NS/NAME is in "
@@ -177,6 +179,7 @@ def _from_env(args: argparse.Namespace, environ: Mapping[str, str], parser: argp
         "prune_max_delete": _non_negative_int,
         "shard": _shard,
         "shards": _positive_int,
+        "events": _bool,
     }
     choices = {"output": ("text", "json"), "log_format": ("text", "json"),
                "log_level": ("debug", "info", "warning", "error")}
@@ -301,6 +304,7 @@ def _run(args: argparse.Namespace, output: str, out: TextIO, env: Mapping[str, s
         min_remaining=timedelta(seconds=args.min_remaining) if args.min_remaining is not None else None,
         concurrency=args.concurrency or DEFAULT_CONCURRENCY,
         deadline_seconds=args.deadline if args.deadline is not None else DEFAULT_DEADLINE_SECONDS,
+        events=bool(args.events),
     )
     stop = threading.Event()
     received: list[int] = []

@@ -209,6 +209,47 @@ class KubeClient:
         self._call(f"update ServiceAccount {namespace}/{name}", self.core.replace_namespaced_service_account,
                    name, namespace, body, error=DeliveryError)
 
+    # ------------------------------------------------------------- events.k8s.io/v1 (acr_refresh.events)
+
+    def read_event(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """An Event as plain JSON data, or None when it does not exist."""
+        from kubernetes import client
+
+        api = client.EventsV1Api(self.api_client)
+        resp = self._call(f"read Event {namespace}/{name}", api.read_namespaced_event, name, namespace,
+                          error=DeliveryError, missing_ok=True, _preload_content=False)
+        if resp is None:
+            return None
+        data = json.loads(resp.data)
+        return data if isinstance(data, dict) else None
+
+    def create_event(self, namespace: str, body: dict[str, Any]) -> None:
+        from kubernetes import client
+
+        api = client.EventsV1Api(self.api_client)
+        resp = self._call(f"create Event {namespace}/{body['metadata']['name']}", api.create_namespaced_event,
+                          namespace, body, error=DeliveryError, _preload_content=False)
+        resp.release_conn()
+
+    def patch_event(self, namespace: str, name: str, patch: dict[str, Any]) -> None:
+        """A JSON merge patch (one with ``metadata.resourceVersion`` is refused with 409 if the Event changed)."""
+        from kubernetes import client
+
+        api = client.EventsV1Api(self.api_client)
+        resp = self._call(f"patch Event {namespace}/{name}", api.patch_namespaced_event, name, namespace, patch,
+                          error=DeliveryError, _content_type="application/merge-patch+json",
+                          _preload_content=False)
+        resp.release_conn()
+
+    def delete_event(self, namespace: str, name: str, *, uid: str | None, resource_version: str | None) -> None:
+        """Delete an Event only if it is still exactly the one read (409 otherwise)."""
+        from kubernetes import client
+
+        api = client.EventsV1Api(self.api_client)
+        body = client.V1DeleteOptions(preconditions=client.V1Preconditions(uid=uid, resource_version=resource_version))
+        self._call(f"delete Event {namespace}/{name}", api.delete_namespaced_event, name, namespace,
+                   error=DeliveryError, missing_ok=True, body=body, _preload_content=False)
+
     def _past_deadline(self) -> bool:
         deadline = self.deadline() if self.deadline is not None else None
         return deadline is not None and time.monotonic() >= deadline

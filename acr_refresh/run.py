@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from . import freshness, overlap
+from . import events, freshness, overlap
 from .acr import AcrClient, RetryPolicy
 from .clusters import cluster_factories
 from .config import MERGING_CREATION_POLICIES, ClusterConfig, Config, Generator, KeyVaultTarget, KubernetesTarget
@@ -85,6 +85,8 @@ class RunOptions:
     """``(index, count)``: run only the generators whose stable hash falls in this shard."""
     deadline_seconds: float | None = None
     """After this many seconds no new request starts; the rest is reported ``not-attempted``."""
+    events: bool = False
+    """Record Kubernetes Events on the Secrets written or failed (:mod:`acr_refresh.events`); never on a dry run."""
 
 
 @dataclass
@@ -528,6 +530,11 @@ class _Run:
         report.warnings.extend(self.lapse_warnings([i for g in generators for i in items[g.key]]))
         if self.options.prune:
             report.pruned = self.prune([i for g in generators for i in items[g.key]], report)
+        if self.options.events and not self.options.dry_run:
+            occurrences = events.occurrences(events.outcomes_of(i for g in generators for i in items[g.key]),
+                                             self.services.now())
+            report.warnings.extend(events.publish(self.services.kube, occurrences, self.services.now(),
+                                                  each=self.each, out_of_time=self.out_of_time))
 
     def lapse_warnings(self, items: list[_Item]) -> list[str]:
         """A warning for every target left unrefreshed, saying when the token it still holds expires, so an
