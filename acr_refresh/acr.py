@@ -28,7 +28,7 @@ from typing import Any
 import requests
 from requests.adapters import HTTPAdapter
 
-from . import redact
+from . import redact, telemetry
 from .errors import RegistryError, truncate
 
 log = logging.getLogger(__name__)
@@ -162,6 +162,7 @@ class AcrClient:
                 registry=registry, endpoint=endpoint, status=200,
             ) from None
         issued, expires = jwt_times(value)
+        telemetry.token(kind)
         return RegistryToken(value=value, token_type=kind, issued_at=issued, expires_at=expires)
 
     def _post(self, registry: str, endpoint: str, form: dict[str, str]) -> dict[str, Any]:
@@ -170,8 +171,11 @@ class AcrClient:
         while True:
             attempt += 1
             try:
-                return self._post_once(registry, endpoint, url, form)
+                answer = self._post_once(registry, endpoint, url, form)
+                telemetry.request("acr", 200)
+                return answer
             except RegistryError as exc:
+                telemetry.request("acr", exc.status)
                 if not exc.retryable or attempt >= self.retry.attempts:
                     raise
                 delay = exc.retry_after

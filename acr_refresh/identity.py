@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from . import redact
+from . import redact, telemetry
 from .clouds import Cloud
 from .config import Auth, ManagedIdentity, SecretRef, ServicePrincipal, WorkloadIdentity
 from .errors import IdentityError, MintError, SourceError, truncate
@@ -177,6 +177,7 @@ class Identities:
         self._kube = kube
         self._environ = os.environ if environ is None else environ
         self._options = dict(credential_options or {})
+        self._options.update(telemetry.AzureHooks("entra").options())  # every attempt counted, retries too
         self._refs: OnceMap[SecretRef, str] = OnceMap()
         self._secrets: OnceMap[tuple[str, str], dict[str, str]] = OnceMap()
         self._service_accounts: OnceMap[tuple[str, str], dict[str, str]] = OnceMap()

@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import telemetry
 from .errors import AcrRefreshError, DeliveryError, SourceError, truncate
 
 DEFAULT_SA_TOKEN_SECONDS = 3600
@@ -275,8 +276,11 @@ class KubeClient:
         while True:
             attempt += 1
             try:
-                return fn(*args, _request_timeout=self._timeouts(), **kwargs)
+                answer = fn(*args, _request_timeout=self._timeouts(), **kwargs)
+                telemetry.request("kubernetes", 200)
+                return answer
             except ApiException as exc:
+                telemetry.request("kubernetes", exc.status)
                 if missing_ok and exc.status == 404:
                     return None
                 retryable = exc.status == 429 or (exc.status or 0) >= 500
@@ -288,6 +292,7 @@ class KubeClient:
                     raise DeliveryError(message, status=exc.status) from exc
                 raise error(message) from exc
             except (HTTPError, OSError) as exc:
+                telemetry.request("kubernetes", None)
                 if attempt < self.retry_attempts and not self._past_deadline():
                     time.sleep(_backoff(self.retry_backoff, attempt, None))
                     continue

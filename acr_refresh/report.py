@@ -40,6 +40,12 @@ class TargetReport:
     expires_at: datetime | None = None
     reason: str | None = None
     """One word of :data:`acr_refresh.reasons.REASONS` (why it is stale, fresh, failed, kept, ...)."""
+    was_read: bool = False
+    """This run read what the target holds (not in the JSON report; metrics keep the last known expiry of
+    a target that was not read)."""
+    held_expires_at: datetime | None = None
+    """When what the target held as this run read it expires (None: not read, or no record); not in the
+    JSON report. With ``expires_at`` it gives the expiry of what it holds after the run (metrics)."""
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"kind": self.kind}

@@ -366,6 +366,7 @@ class _Run:
                 stored = self.services.vault(item.target).read(item.target.secret_name)
                 refresh_interval = None
             item.stored = stored
+            item.report.was_read, item.report.held_expires_at = True, stored.expires_at if stored else None
         except Exception as exc:  # noqa: BLE001 - one target's failure must not stop the others
             item.report.status, item.report.error, item.stale = "failed", _error(exc), False
             item.report.reason = "forbidden" if getattr(exc, "status", None) == 403 else "read-failed"

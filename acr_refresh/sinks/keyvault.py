@@ -17,6 +17,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from .. import telemetry
 from ..errors import DeliveryError, truncate
 from ..freshness import Stored
 from ..memo import OnceMap
@@ -41,7 +42,8 @@ class VaultSink:
         self.vault_url = vault_url
         self._deadline = deadline
         self._read_timeout = float(client_options.get("read_timeout", 60))
-        self._client = SecretClient(vault_url, credential, **client_options)
+        self._client = SecretClient(vault_url, credential, **client_options,
+                                    **telemetry.AzureHooks("keyvault").options())
         self._listing: OnceMap[int, dict[str, Stored | None]] = OnceMap()
         self._generation = 0
         self._lock = threading.Lock()
