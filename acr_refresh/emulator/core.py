@@ -392,6 +392,11 @@ class Emulator:
         """Undo :meth:`forbid_namespace`."""
         self._kube.allow(namespace)
 
+    def forbid_events(self, namespace: str, forbid: bool = True) -> None:
+        """Deny every verb on events.k8s.io Events in ``namespace`` (403), or allow them again; independent of
+        :meth:`forbid_namespace`, as Events have their own RBAC rule."""
+        self._kube.forbid_events(namespace, forbid)
+
     def trust_oidc_issuer(self, issuer: str, ca_file: str) -> None:
         """Let emulated Entra verify federated assertions from an outside OIDC ``issuer`` (a real API server)
         by fetching its discovery document and JWKS over HTTPS verified with ``ca_file``."""
@@ -406,6 +411,10 @@ class Emulator:
     def get_object(self, kind_plural: str, namespace: str, name: str) -> dict[str, Any] | None:
         """A copy of a stored object (``("secrets", "ns", "x")``; ``("namespaces", "", "ns")``), or None."""
         return self._kube.store.get(kind_plural, namespace, name)
+
+    def list_objects(self, kind_plural: str, namespace: str) -> list[dict[str, Any]]:
+        """Copies of the stored objects of one kind in ``namespace`` (``"events"``, ...), by name."""
+        return self._kube.store.list(kind_plural, namespace)
 
     def issue_service_account_token(
         self,

@@ -32,6 +32,12 @@ Endpoints (endpoint names in parentheses; ``{kind}`` is ``secret`` or ``servicea
   ``aud`` = requested audiences or the issuer, ``exp`` = now + ``expirationSeconds`` (default 3600, minimum
   600 as the API server enforces)).
 
+- ``/apis/events.k8s.io/v1/namespaces/{ns}/events[/{name}]`` (``kube.event.{get,list,create,update,patch,
+  delete}``): Events, validated as the API server validates an events.k8s.io/v1 request (required
+  ``eventTime``/``reportingController``/``reportingInstance``/``action``/``reason``, ``type`` Normal or Warning,
+  ``series.count`` at least 2, the ``deprecated*`` fields unset, ``regarding`` in the Event's namespace; on
+  update only ``series`` and metadata may change). :meth:`KubeApi.forbid_events` denies them in a namespace.
+
 Rules the real API server applies and this one does too: a write to a namespace that does not exist is 404
 ``namespaces "x" not found``; objects are validated (:mod:`.kube_objects`: DNS-1123 names, labels,
 data keys, base64 data -> 400, the keys each Secret type needs, immutable ``type`` -> 422 Invalid with
@@ -82,6 +88,8 @@ from .kube_objects import (
     merge_patch,
     parse_field_selector,
     parse_label_selector,
+    validate_event,
+    validate_event_update,
     validate_secret,
     validate_secret_update,
     validate_service_account,
@@ -99,8 +107,11 @@ MERGE_PATCH = "application/merge-patch+json"
 STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
 
-_KINDS = {"secrets": "Secret", "serviceaccounts": "ServiceAccount", "namespaces": "Namespace"}
-_SINGULAR = {"secrets": "secret", "serviceaccounts": "serviceaccount"}
+_KINDS = {"secrets": "Secret", "serviceaccounts": "ServiceAccount", "namespaces": "Namespace", "events": "Event"}
+_SINGULAR = {"secrets": "secret", "serviceaccounts": "serviceaccount", "events": "event"}
+# Resources outside the core group: (group, apiVersion). Events are served as events.k8s.io/v1 only.
+_GROUPS = {"events": ("events.k8s.io", "events.k8s.io/v1")}
+EVENTS_PREFIX = "/apis/events.k8s.io/v1/"
 # Endpoint-name suffix per verb (a PUT is "replace" for Secrets and "update" for ServiceAccounts).
 _VERB_ENDPOINTS = {
     "secrets": {
@@ -121,6 +132,8 @@ _VERB_ENDPOINTS = {
         "patch": "patch",
         "delete": "delete",
     },
+    "events": {"get": "get", "list": "list", "create": "create", "update": "update", "patch": "patch",
+               "delete": "delete"},
 }
 KUBE_ENDPOINTS: tuple[str, ...] = (
     "kube.namespace.list",
@@ -132,6 +145,7 @@ _FIELD_SELECTABLE = {
     "secrets": frozenset({"metadata.name", "metadata.namespace", "type"}),
     "serviceaccounts": frozenset({"metadata.name", "metadata.namespace"}),
     "namespaces": frozenset({"metadata.name", "status.phase"}),
+    "events": frozenset({"metadata.name", "metadata.namespace"}),
 }
 _GENERATE_CHARS = "bcdfghjklmnpqrstvwxz2456789"
 
@@ -164,8 +178,21 @@ def _fail(code: int, reason: str, message: str, details: dict[str, Any] | None =
     return _StatusError(status(code, reason, message, details))
 
 
+def _resource(plural: str) -> str:
+    """The resource as the API server names it in messages: ``events.events.k8s.io`` outside the core group."""
+    return f"{plural}.{_GROUPS[plural][0]}" if plural in _GROUPS else plural
+
+
+def _api_version(plural: str) -> str:
+    return _GROUPS[plural][1] if plural in _GROUPS else "v1"
+
+
+def _details(plural: str, name: str) -> dict[str, Any]:
+    return {"name": name, **({"group": _GROUPS[plural][0]} if plural in _GROUPS else {}), "kind": plural}
+
+
 def _not_found(plural: str, name: str) -> _StatusError:
-    return _fail(404, "NotFound", f'{plural} "{name}" not found', {"name": name, "kind": plural})
+    return _fail(404, "NotFound", f'{_resource(plural)} "{name}" not found', _details(plural, name))
 
 
 def _bad_request(message: str) -> _StatusError:
@@ -177,8 +204,10 @@ def _invalid(plural: str, name: str, errors: list[FieldError]) -> _StatusError:
     texts = [e.message() for e in errors]
     summary = texts[0] if len(texts) == 1 else "[" + ", ".join(texts) + "]"
     causes = [{"reason": e.reason, "message": e.body(), "field": e.field} for e in errors]
+    qualified = f"{kind}.{_GROUPS[plural][0]}" if plural in _GROUPS else kind
     return _fail(
-        422, "Invalid", f'{kind} "{name}" is invalid: {summary}', {"name": name, "kind": kind, "causes": causes}
+        422, "Invalid", f'{qualified} "{name}" is invalid: {summary}',
+        {**_details(plural, name), "kind": kind, "causes": causes}
     )
 
 
@@ -186,9 +215,9 @@ def _conflict(plural: str, name: str) -> _StatusError:
     return _fail(
         409,
         "Conflict",
-        f'Operation cannot be fulfilled on {plural} "{name}": the object has been modified; please apply your '
-        "changes to the latest version and try again",
-        {"name": name, "kind": plural},
+        f'Operation cannot be fulfilled on {_resource(plural)} "{name}": the object has been modified; please '
+        "apply your changes to the latest version and try again",
+        _details(plural, name),
     )
 
 
@@ -325,6 +354,7 @@ class KubeApi:
         self.forbidden: dict[str, frozenset[str] | None] = {}
         self.aks_enabled = False
         self.aks_tenant: str | None = None
+        self.forbidden_events: set[str] = set()  # namespaces where every verb on Events is denied
 
     # ----- configuration ---------------------------------------------------------------------------------
 
@@ -346,6 +376,12 @@ class KubeApi:
         """Undo :meth:`forbid` for ``namespace``."""
         with self._lock:
             self.forbidden.pop(namespace, None)
+
+    def forbid_events(self, namespace: str, forbid: bool = True) -> None:
+        """Deny (or, with ``forbid=False``, allow again) every verb on Events in ``namespace``; :meth:`forbid`
+        leaves Events alone, as a separate RBAC rule grants them."""
+        with self._lock:
+            (self.forbidden_events.add if forbid else self.forbidden_events.discard)(namespace)
 
     def enable_aks(self, tenant: str | None = None) -> None:
         """Also accept Entra tokens for the AKS server application (of ``tenant`` only, when given)."""
@@ -495,13 +531,16 @@ class KubeApi:
         resource = f"{plural}/{sub}" if sub else plural
         with self._lock:
             forbidden = dict(self.forbidden)
+            if plural == "events":
+                forbidden = {n: None for n in self.forbidden_events}
+        group = _GROUPS[plural][0] if plural in _GROUPS else ""
         if ns is None:
             if any(v is None or rbac_verb in v for v in forbidden.values()):
                 raise _fail(
                     403,
                     "Forbidden",
-                    f'{plural} is forbidden: User "{user}" cannot {rbac_verb} resource "{resource}" in API group '
-                    '"" at the cluster scope',
+                    f'{_resource(plural)} is forbidden: User "{user}" cannot {rbac_verb} resource "{resource}" in '
+                    f'API group "{group}" at the cluster scope',
                     {"kind": plural},
                 )
             return
@@ -511,15 +550,15 @@ class KubeApi:
         if verbs is not None and rbac_verb not in verbs:
             return
         # The URL's name, if any (a create POSTs to the collection: no name, as in the API server's message).
-        what = f'{plural} "{name}"' if name else plural
-        details: dict[str, Any] = {"kind": plural}
-        if name:
-            details["name"] = name
+        what = f'{_resource(plural)} "{name}"' if name else _resource(plural)
+        details: dict[str, Any] = _details(plural, name or "")
+        if not name:
+            del details["name"]
         raise _fail(
             403,
             "Forbidden",
-            f'{what} is forbidden: User "{user}" cannot {rbac_verb} resource "{resource}" in API group "" in the '
-            f'namespace "{ns}"',
+            f'{what} is forbidden: User "{user}" cannot {rbac_verb} resource "{resource}" in API group "{group}" '
+            f'in the namespace "{ns}"',
             details,
         )
 
@@ -581,7 +620,8 @@ class KubeApi:
             obj.pop("kind", None)
             obj.pop("apiVersion", None)
         return Response.json(
-            200, {"kind": _KINDS[plural] + "List", "apiVersion": "v1", "metadata": meta, "items": items}
+            200, {"kind": _KINDS[plural] + "List", "apiVersion": _api_version(plural), "metadata": meta,
+                  "items": items}
         )
 
     # ----- writes ----------------------------------------------------------------------------------------
@@ -592,6 +632,7 @@ class KubeApi:
         obj = _decode_body(req, plural)
         meta = obj.setdefault("metadata", {})
         _check_namespace(meta, ns)
+        meta["namespace"] = ns  # from the URL, as the API server fills it
         if meta.get("resourceVersion"):
             raise _bad_request("resourceVersion should not be set on objects to be created")
         if not meta.get("name") and meta.get("generateName"):
@@ -768,6 +809,9 @@ class KubeApi:
     def _validate(self, plural: str, name: str, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
         if plural == "secrets":
             errors = validate_secret(obj) if old is None else validate_secret_update(obj, old)
+        elif plural == "events":
+            namespace = str((obj.get("metadata") or {}).get("namespace") or "")
+            errors = validate_event(obj, namespace) if old is None else validate_event_update(obj, old)
         else:
             errors = validate_service_account(obj)
         if errors:
@@ -792,7 +836,7 @@ class KubeApi:
         keeps it) unless it changes nothing."""
         meta = obj.setdefault("metadata", {})
         meta["name"], meta["namespace"] = name, ns
-        obj["kind"], obj["apiVersion"] = _KINDS[plural], "v1"
+        obj["kind"], obj["apiVersion"] = _KINDS[plural], _api_version(plural)
         for key in ("uid", "creationTimestamp", "resourceVersion"):
             if old is not None:
                 meta[key] = old["metadata"][key]
@@ -863,7 +907,14 @@ class KubeApi:
 
 
 def _parse_path(path: str) -> tuple[str, str | None, str | None, str | None] | None:
-    """``(plural, namespace, name, subresource)`` of a core/v1 path, or ``None``."""
+    """``(plural, namespace, name, subresource)`` of a core/v1 path (or an events.k8s.io/v1 one), or ``None``."""
+    if path.startswith(EVENTS_PREFIX):
+        parts = [unquote(p) for p in path[len(EVENTS_PREFIX) :].rstrip("/").split("/")]
+        if parts == ["events"]:
+            return ("events", None, None, None)
+        if len(parts) in (3, 4) and parts[0] == "namespaces" and parts[2] == "events" and all(parts):
+            return ("events", parts[1], parts[3] if len(parts) == 4 else None, None)
+        return None
     if not path.startswith("/api/v1/"):
         return None
     parts = [unquote(p) for p in path[len("/api/v1/") :].rstrip("/").split("/")]
@@ -917,7 +968,7 @@ def _decode_body(req: Request, plural: str) -> dict[str, Any]:
         raise _bad_request(f'{kind} in version "v1" cannot be handled as a {kind}: {exc}') from None
     if not isinstance(obj, dict):
         raise _bad_request(f'{kind} in version "v1" cannot be handled as a {kind}: not a JSON object')
-    if obj.get("kind") not in (None, "", kind) or obj.get("apiVersion") not in (None, "", "v1"):
+    if obj.get("kind") not in (None, "", kind) or obj.get("apiVersion") not in (None, "", _api_version(plural)):
         raise _bad_request(
             f"the object provided is unrecognized (kind {obj.get('kind')!r}, apiVersion "
             f"{obj.get('apiVersion')!r}); this endpoint takes v1 {kind} objects"

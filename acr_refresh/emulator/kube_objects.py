@@ -447,3 +447,65 @@ def validate_service_account(obj: dict[str, Any]) -> list[FieldError]:
     if pulls is not None and not isinstance(pulls, list):
         errors.append(FieldError("imagePullSecrets", "Invalid", "must be a list", pulls))
     return errors
+
+
+# ----- events.k8s.io/v1 Events ---------------------------------------------------------------------------
+
+_EVENT_IMMUTABLE = ("regarding", "related", "reason", "note", "type", "eventTime", "action",
+                    "reportingController", "reportingInstance")
+
+
+def validate_event(obj: dict[str, Any], namespace: str) -> list[FieldError]:
+    """``ValidateEventCreate`` for an events.k8s.io/v1 request (core's legacy rules plus the strict v1 ones)."""
+    errors = validate_metadata(obj.get("metadata") or {}, "Event")
+    regarding = obj.get("regarding") or {}
+    if regarding.get("namespace") and regarding["namespace"] != namespace:
+        errors.append(FieldError("involvedObject.namespace", "Invalid", "does not match event.namespace",
+                                 regarding["namespace"]))
+    controller = obj.get("reportingController") or ""
+    if not controller:
+        errors.append(FieldError("reportingController", "Required"))
+    elif _label_key_errors(controller):
+        errors.append(FieldError("reportingController", "Invalid", _QUALIFIED_NAME_MSG, controller))
+    for field, limit in (("reportingInstance", 128), ("action", 128), ("reason", 128)):
+        value = obj.get(field) or ""
+        if not value:
+            errors.append(FieldError(field, "Required"))
+        elif len(value) > limit:
+            errors.append(FieldError(field, "Invalid", f"can have at most {limit} characters", ""))
+    if len(obj.get("note") or "") > 1024:
+        errors.append(FieldError("note", "Invalid", "can have at most 1024 characters", ""))
+    errors += _event_series_errors(obj)
+    if not obj.get("eventTime"):
+        errors.append(FieldError("eventTime", "Required"))
+    if obj.get("type") not in ("Normal", "Warning"):
+        errors.append(FieldError("type", "Invalid", f"has invalid value: {obj.get('type') or ''}", ""))
+    for field in ("deprecatedFirstTimestamp", "deprecatedLastTimestamp"):
+        if obj.get(field):
+            errors.append(FieldError(field, "Invalid", "needs to be unset", ""))
+    if obj.get("deprecatedCount"):
+        errors.append(FieldError("deprecatedCount", "Invalid", "needs to be unset", ""))
+    if any((obj.get("deprecatedSource") or {}).values()):
+        errors.append(FieldError("deprecatedSource", "Invalid", "needs to be unset", ""))
+    return errors
+
+
+def _event_series_errors(obj: dict[str, Any]) -> list[FieldError]:
+    series = obj.get("series")
+    if not series:
+        return []
+    errors = []
+    if not isinstance(series.get("count"), int) or series["count"] < 2:
+        errors.append(FieldError("series.count", "Invalid", "should be at least 2", ""))
+    if not series.get("lastObservedTime"):
+        errors.append(FieldError("series.lastObservedTime", "Required"))
+    return errors
+
+
+def validate_event_update(new: dict[str, Any], old: dict[str, Any]) -> list[FieldError]:
+    """``ValidateEventUpdate`` for an events.k8s.io/v1 request: only ``series`` (and metadata) may change."""
+    errors = _event_series_errors(new) if new.get("series") != old.get("series") else []
+    for field in _EVENT_IMMUTABLE:
+        if new.get(field) != old.get(field):
+            errors.append(FieldError(field, "Invalid", "field is immutable", new.get(field)))
+    return errors
