@@ -3,6 +3,9 @@
 # once into a cache, from Debian packages alone.
 #
 #   scripts/build-go-oracle.sh        -> prints the path of the oracle binary
+#   scripts/build-go-oracle.sh yaml   -> the same for tests/gotemplate/yaml_oracle/main.go: the oracle plus ESO's
+#                                        toYaml/fromYaml over sigs.k8s.io/yaml 1.3.0 and gopkg.in/yaml.v2 2.4.0
+#                                        (golang-k8s-sigs-yaml-dev, golang-gopkg-yaml.v2-dev)
 #
 # Needs Go 1.19 (golang-1.19-go), its sources (golang-1.19-src: Go's own text/template test tables) and
 # Sprig 3.2.3 with its Go dependencies (golang-github-masterminds-sprig-dev); installs whichever is missing
@@ -14,6 +17,13 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 SRC="$ROOT/tests/gotemplate/oracle/main.go"
 PKGS=(golang-1.19-go golang-1.19-src golang-github-masterminds-sprig-dev)
+NAME=go-oracle
+case "${1:-}" in
+  "") ;;
+  yaml) SRC="$ROOT/tests/gotemplate/yaml_oracle/main.go" NAME=go-yaml-oracle
+        PKGS+=(golang-k8s-sigs-yaml-dev golang-gopkg-yaml.v2-dev) ;;
+  *) echo "build-go-oracle: unknown oracle '$1' (none, or yaml)" >&2; exit 2 ;;
+esac
 GO=/usr/lib/go-1.19/bin/go
 
 die() { echo "build-go-oracle: $*" >&2; exit 1; }
@@ -21,7 +31,7 @@ log() { echo "build-go-oracle: $*" >&2; }
 
 [ -r "$SRC" ] || die "missing $SRC"
 hash=$(sha256sum "$SRC" | cut -c1-12)
-CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/acr-refresh/go-oracle-$hash"
+CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/acr-refresh/$NAME-$hash"
 mkdir -p "$CACHE"
 exec 9>"$CACHE/.lock"
 flock 9
@@ -49,6 +59,9 @@ if ((${#need[@]})); then
 fi
 [ -x "$GO" ] || die "$GO missing after installing golang-1.19-go"
 [ -d /usr/share/gocode/src/github.com/Masterminds/sprig ] || die "Sprig sources missing under /usr/share/gocode"
+if [ "$NAME" = go-yaml-oracle ]; then
+  [ -d /usr/share/gocode/src/sigs.k8s.io/yaml ] || die "sigs.k8s.io/yaml sources missing under /usr/share/gocode"
+fi
 
 GOPATH_DIR="$CACHE/gopath"
 mkdir -p "$GOPATH_DIR/src/oracle"
