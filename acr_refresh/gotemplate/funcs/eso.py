@@ -2,15 +2,17 @@
 
 Built on cryptography and PyYAML. Output is what ESO's Go writes: PEM blocks with 64-column base64, private
 keys as PKCS#8 ``PRIVATE KEY``, PKCS#12 as base64 (go-pkcs12's Modern profile: AES-256-CBC, SHA-256 MAC).
-``toYaml`` is sigs.k8s.io/yaml's Marshal (the value through JSON, then YAML with sorted keys, literal blocks for
-multi-line strings); ``fromYaml`` is its Unmarshal into a map (numbers become float64; on error the map holds
-``Error``, a soft failure).
+``toYaml`` is sigs.k8s.io/yaml's Marshal: encoding/json, read back by yaml.v2 (integers that fit 64 bits stay
+integers), then yaml.v2's Marshal with its key order, quoting and line folding (checked against the Go oracle on
+tests/gotemplate/yaml_corpus.json); ``fromYaml`` is its Unmarshal into a map (numbers become float64; on error the
+map holds ``Error``, a soft failure).
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import math
 import re
 from typing import Any
 
@@ -333,62 +335,269 @@ def _yaml_loader() -> Any:
     import yaml
 
     class Loader(yaml.SafeLoader):
-        pass
+        bool_values = {**yaml.SafeLoader.bool_values, "y": True, "n": False}  # YAML 1.1 as yaml.v2 reads it
 
     # yaml.v2 into interface{} keeps timestamps as strings
     Loader.yaml_implicit_resolvers = {k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:timestamp"]
                                       for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+    for first in "yYnN":
+        Loader.yaml_implicit_resolvers[first] = [("tag:yaml.org,2002:bool", re.compile(r"^(?:y|Y|n|N)$")),
+                                                 *Loader.yaml_implicit_resolvers.get(first, [])]
     return Loader
 
 
-def _yaml_dumper() -> Any:
+# yaml.v2's implicit types (resolve.go): what a plain scalar would read back as, so Marshal quotes it
+_V2_SPECIAL = frozenset("y Y yes Yes YES true True TRUE on On ON n N no No NO false False FALSE off Off OFF "
+                        "~ null Null NULL .nan .NaN .NAN .inf .Inf .INF +.inf +.Inf +.INF -.inf -.Inf -.INF"
+                        .split()) | {""}
+_V2_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
+_V2_BASE60 = re.compile(r"[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?")
+_V2_TIME = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})"
+                      r"(?:(?:[Tt](\d{1,2}):(\d{1,2}):(\d{1,2})(?:[.,]\d+)?(?:Z|[-+]\d\d:\d\d))"
+                      r"|(?: (\d{1,2}):(\d{1,2}):(\d{1,2})(?:[.,]\d+)?))?")
+
+
+def _go_parse_int(s: str, signed: bool) -> bool:
+    """strconv.ParseInt(s, 0, 64) (or ParseUint) succeeds."""
+    neg = False
+    if signed and s[:1] in ("+", "-"):
+        neg, s = s[0] == "-", s[1:]
+    base = 10
+    if s[:1] == "0":
+        base, s = (8, s[1:]) if len(s) < 3 or s[1] not in "xXoObB" else ({"x": 16, "o": 8, "b": 2}[s[1].lower()], s[2:])
+        if base == 8 and s == "" :
+            return True
+    if not s:
+        return False
+    try:
+        n = int(s, base)
+    except ValueError:
+        return False
+    if not s.isalnum():  # int() accepts signs and spaces that Go does not
+        return False
+    limit = 2 ** 63 if signed else 2 ** 64
+    return n <= limit if neg else n < limit
+
+
+def _v2_is_str(s: str) -> bool:
+    """yaml.v2's resolve("", s) gives !!str, and s is no base-60 float: Marshal may write it plain."""
+    if s in _V2_SPECIAL:
+        return False
+    c = s[0]
+    if c == ".":
+        return not (_V2_FLOAT.fullmatch(s) and math.isfinite(float(s)))
+    if c in "+-" or (c.isdigit() and c.isascii()):
+        m = _V2_TIME.fullmatch(s)
+        if m and _valid_time(m):
+            return False
+        plain = s.replace("_", "")
+        if _go_parse_int(plain, True) or _go_parse_int(plain, False):
+            return False
+        if _V2_FLOAT.fullmatch(plain) and math.isfinite(float(plain)):
+            return False
+        if (plain.startswith("0b") and _go_parse_int(plain, False)) or (plain.startswith("-0b") and \
+                _go_parse_int("-0b" + plain[3:], True)):
+            return False
+        return not _V2_BASE60.fullmatch(s)
+    return True
+
+
+def _valid_time(m: re.Match[str]) -> bool:
+    import datetime
+
+    try:
+        datetime.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+    except ValueError:
+        return False
+    hms = [int(x) for x in (m.group(4, 5, 6) if m.group(4) else m.group(7, 8, 9)) if x is not None]
+    return not hms or (hms[0] < 24 and hms[1] < 60 and hms[2] < 60)
+
+
+def _v2_key_cmp(a: str, b: str) -> int:
+    """yaml.v2's keyList.Less for string keys (sorter.go): letters by code point, digit runs by value."""
+    def less(x: str, y: str) -> bool:
+        for i in range(min(len(x), len(y))):
+            if x[i] == y[i]:
+                continue
+            xl, yl = x[i].isalpha(), y[i].isalpha()
+            if xl and yl:
+                return x[i] < y[i]
+            if xl or yl:
+                return yl
+            xn = yn = 0
+            if x[i] == "0" or y[i] == "0":
+                j = i - 1
+                while j >= 0 and x[j].isdigit():
+                    if x[j] != "0":
+                        xn = yn = 1
+                        break
+                    j -= 1
+            xi = i
+            while xi < len(x) and x[xi].isdigit():
+                xn = _wrap64(xn * 10 + ord(x[xi]) - 48)
+                xi += 1
+            yi = i
+            while yi < len(y) and y[yi].isdigit():
+                yn = _wrap64(yn * 10 + ord(y[yi]) - 48)
+                yi += 1
+            if xn != yn:
+                return xn < yn
+            if xi != yi:
+                return xi < yi
+            return x[i] < y[i]
+        return len(x) < len(y)
+    return -1 if less(a, b) else 1 if less(b, a) else 0
+
+
+def _wrap64(n: int) -> int:
+    return (n + 2 ** 63) % 2 ** 64 - 2 ** 63
+
+
+class _V2Float(float):
+    """A float64 that yaml.v2 decoded from JSON (integral JSON numbers within 64 bits stay integers)."""
+
+
+def _v2_number(text: str) -> Any:
+    if not any(c in text for c in ".eE"):
+        n = int(text)
+        if -2 ** 63 <= n < 2 ** 64:
+            return n
+    return _V2Float(text)
+
+
+def _v2_astral(s: str) -> bool:
+    """Characters yaml.v2's emitter finds unprintable though PyYAML prints them: only double quotes hold them."""
+    return any(c == "\x85" or c == "\ufeff" or c >= "\U00010000" for c in s)
+
+
+def _yaml_node(v: Any) -> Any:
+    import yaml
+    from yaml.nodes import MappingNode, ScalarNode, SequenceNode
+
+    from ..values import go_float
+
+    str_tag = "tag:yaml.org,2002:str"
+    if isinstance(v, dict):
+        import functools
+
+        keys = sorted(v, key=functools.cmp_to_key(_v2_key_cmp))
+        return MappingNode("tag:yaml.org,2002:map", [(_yaml_node(k), _yaml_node(v[k])) for k in keys],
+                           flow_style=False)
+    if isinstance(v, list):
+        return SequenceNode("tag:yaml.org,2002:seq", [_yaml_node(x) for x in v], flow_style=False)
+    if v is None or isinstance(v, bool):
+        return ScalarNode(str_tag, "null" if v is None else "true" if v else "false")
+    if isinstance(v, _V2Float):
+        return ScalarNode(str_tag, go_float(v))
+    if isinstance(v, int):
+        return ScalarNode(str_tag, str(v))
+    assert isinstance(v, str), yaml  # JSON gives nothing else
+    style = "|" if "\n" in v else None if _v2_is_str(v) and not _v2_astral(v) else '"'
+    return ScalarNode(str_tag, v, style=style)
+
+
+def _v2_printable(c: str) -> bool:
+    return c == "\n" or " " <= c <= "~" or "\xa0" <= c <= "\ud7ff" or ("\ue000" <= c <= "\ufffd" and c != "\ufeff")
+
+
+_BREAKS = "\r\n\x85\u2028\u2029"
+_ESC = {"\0": "0", "\a": "a", "\b": "b", "\t": "t", "\n": "n", "\v": "v", "\f": "f", "\r": "r", "\x1b": "e",
+        '"': '"', "\\": "\\", "\x85": "N", "\xa0": "_", "\u2028": "L", "\u2029": "P"}
+
+
+def _yaml_emitter() -> Any:
+    """PyYAML's emitter (a port of libyaml's, as yaml.v2's is) with yaml.v2's quoting and line breaking."""
     import yaml
 
-    class Dumper(yaml.SafeDumper):
-        def increase_indent(self, flow: bool = False, indentless: bool = False) -> Any:
-            return super().increase_indent(flow, indentless)
+    class Emitter(yaml.emitter.Emitter):
+        def analyze_scalar(self, scalar: str) -> Any:
+            a = super().analyze_scalar(scalar)
+            if _v2_astral(scalar):
+                a.allow_flow_plain = a.allow_block_plain = a.allow_single_quoted = a.allow_block = False
+            return a
 
-    def str_repr(dumper: Any, s: str) -> Any:
-        if "\n" in s and not any(c in s for c in "\t\r") and s == s.rstrip(" ") and "\n " not in s[:1]:
-            return dumper.represent_scalar("tag:yaml.org,2002:str", s, style="|")
-        return dumper.represent_scalar("tag:yaml.org,2002:str", s)
+        def check_simple_key(self) -> bool:
+            ev = self.event
+            if isinstance(ev, yaml.ScalarEvent) and ev.value == "":
+                return True  # libyaml: an empty scalar is a simple key ("": v)
+            return bool(super().check_simple_key())
 
-    def float_repr(dumper: Any, f: float) -> Any:
-        from ..values import go_float
+        def _put(self, text: str) -> None:
+            self.column += len(text)
+            self.stream.write(text)
 
-        text = go_float(f)
-        if re.fullmatch(r"-?\d+", text):
-            text = text  # integral floats come from JSON as integers: yaml.v2 writes them so
-        return dumper.represent_scalar("tag:yaml.org,2002:float", text)
+        def write_double_quoted(self, text: str, split: bool = True) -> None:
+            self.write_indicator('"', True)
+            spaces = False
+            for i, ch in enumerate(text):
+                if not _v2_printable(ch) or ch in _BREAKS or ch in '"\\':
+                    code = ord(ch)
+                    esc = _ESC.get(ch) or (f"x{code:02X}" if code <= 0xFF else f"u{code:04X}" if code <= 0xFFFF
+                                           else f"U{code:08X}")
+                    self._put("\\" + esc)
+                    spaces = False
+                elif ch == " ":
+                    if split and not spaces and self.column > self.best_width and 0 < i < len(text) - 1:
+                        self.write_indent()
+                        if text[i + 1] == " ":
+                            self._put("\\")
+                    else:
+                        self._put(" ")
+                    spaces = True
+                else:
+                    self._put(ch)
+                    spaces = False
+            self.write_indicator('"', False)
 
-    Dumper.add_representer(str, str_repr)
-    Dumper.add_representer(float, float_repr)
+        def write_single_quoted(self, text: str, split: bool = True) -> None:
+            self.write_indicator("'", True)
+            spaces = breaks = False
+            for i, ch in enumerate(text):
+                if ch == " ":
+                    if split and not spaces and self.column > self.best_width and 0 < i < len(text) - 1 \
+                            and text[i + 1] != " ":
+                        self.write_indent()
+                    else:
+                        self._put(" ")
+                    spaces = True
+                elif ch in _BREAKS:
+                    if not breaks and ch == "\n":
+                        self.write_line_break()
+                    self.write_line_break(ch)
+                    self.indention = breaks = True
+                else:
+                    if breaks:
+                        self.write_indent()
+                    self._put("''" if ch == "'" else ch)
+                    self.indention = spaces = breaks = False
+            self.write_indicator("'", False)
+
+    class Dumper(Emitter, yaml.serializer.Serializer, yaml.representer.SafeRepresenter, yaml.resolver.BaseResolver):
+        def __init__(self, stream: Any, **kw: Any) -> None:
+            Emitter.__init__(self, stream, allow_unicode=True, width=80, indent=2)
+            yaml.serializer.Serializer.__init__(self)
+            yaml.representer.SafeRepresenter.__init__(self)
+            yaml.resolver.BaseResolver.__init__(self)
+
     return Dumper
 
 
-def _jsonish(v: Any) -> Any:
-    """The value after sigs.k8s.io/yaml's json.Marshal + YAML decode: JSON numbers as int where integral."""
-    if isinstance(v, dict):
-        return {k: _jsonish(x) for k, x in v.items()}
-    if isinstance(v, list):
-        return [_jsonish(x) for x in v]
-    if isinstance(v, float) and v.is_integer() and abs(v) < 1e21:
-        return int(v)
-    return v
-
-
 def to_yaml(v: Any) -> Any:
+    """sigs.k8s.io/yaml's Marshal: encoding/json, read back by yaml.v2 (ints kept), yaml.v2's Marshal."""
     import yaml
 
     try:
-        data = _jsonish(json.loads(to_json(v, html=False)))
+        text = to_json(v, html=False)
     except FuncError as exc:
         return Soft("", f"value cannot be encoded as YAML ({exc})")
-    text = yaml.dump(data, Dumper=_yaml_dumper(), default_flow_style=False, sort_keys=True, allow_unicode=True,
-                     width=80)
-    if text.endswith("\n...\n"):
-        text = text[:-4]
-    return text.removesuffix("\n")
+    if any(c == "\x7f" or "\x80" <= c <= "\x84" or "\x86" <= c <= "\x9f" or c in "\ufffe\uffff"
+           for c in text):
+        return Soft("", "value cannot be encoded as YAML (control characters are not allowed)")
+    data = json.loads(text.replace("\x85", " "), parse_int=_v2_number, parse_float=_v2_number)
+    out = yaml.serialize(_yaml_node(data), Dumper=_yaml_emitter())
+    if out.endswith("\n...\n"):
+        out = out[:-4]
+    return out.removesuffix("\n")
 
 
 def _to_json_value(v: Any) -> Any:
@@ -402,20 +611,36 @@ def _to_json_value(v: Any) -> Any:
         return v
     if isinstance(v, int | float):
         return float(v)
-    if isinstance(v, bytes):
-        return base64.b64encode(v).decode("ascii")
+    if isinstance(v, bytes):  # yaml.v2 decodes !!binary into a string of those bytes
+        return v.decode("utf-8", "replace")
     return str(v)
+
+
+_LIBYAML_PROBLEMS = {"mapping values are not allowed here": "mapping values are not allowed in this context"}
+
+
+def _nonfinite(v: Any) -> str:
+    """Go's json.Marshal refuses NaN and infinities: the first one found, as its error names it."""
+    if isinstance(v, dict):
+        return next((x for x in map(_nonfinite, v.values()) if x), "")
+    if isinstance(v, list):
+        return next((x for x in map(_nonfinite, v) if x), "")
+    if isinstance(v, float) and not math.isfinite(v):
+        return "NaN" if math.isnan(v) else "+Inf" if v > 0 else "-Inf"
+    return ""
 
 
 def from_yaml(s: str) -> Any:
     import yaml
 
     try:
-        v = yaml.load(s, Loader=_yaml_loader())  # noqa: S506 - a SafeLoader subclass
+        # yaml.v2's Unmarshal reads the first document only
+        v = next(iter(yaml.load_all(s, Loader=_yaml_loader())), None)  # a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark is not None else ""
-        return Soft({"Error": f"error converting YAML to JSON: yaml: {where}{getattr(exc, 'problem', 'invalid')}"},
+        problem = _LIBYAML_PROBLEMS.get(str(getattr(exc, "problem", "")), getattr(exc, "problem", "invalid"))
+        return Soft({"Error": f"error converting YAML to JSON: yaml: {where}{problem}"},
                     "input is not valid YAML")
     except RecursionError:
         return Soft({"Error": "error converting YAML to JSON: nested too deeply"}, "input nested too deeply")
@@ -426,7 +651,12 @@ def from_yaml(s: str) -> Any:
             if isinstance(v, int | float) and not isinstance(v, bool) else "bool"
         return Soft({"Error": f"error unmarshaling JSON: while decoding JSON: json: cannot unmarshal {kind} into "
                               "Go value of type map[string]interface {}"}, "YAML is not a mapping")
-    return from_json(json.dumps(_to_json_value(v)))
+    jv = _to_json_value(v)
+    bad = _nonfinite(jv)
+    if bad:
+        return Soft({"Error": f"error converting YAML to JSON: json: unsupported value: {bad}"},
+                    "YAML holds a number JSON cannot")
+    return from_json(json.dumps(jv))
 
 
 FUNCS: dict[str, Func] = {
