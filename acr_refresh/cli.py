@@ -20,6 +20,7 @@ from typing import Any, TextIO
 from . import __version__
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+METRICS_BACKENDS = ("pushgateway", "otlp", "azure-monitor")  # acr_refresh.metrics.BACKENDS, without importing it
 EXIT_SIGINT, EXIT_SIGTERM = 130, 143
 DEFAULT_DEADLINE_SECONDS = 600.0
 TRUE_WORDS = {"1", "true", "yes", "on"}
@@ -127,6 +128,14 @@ def build_parser() -> argparse.ArgumentParser:
                        help="write this existing Secret although External Secrets Operator manages it or it "
                             "carries no marker of acr-refresh (migration, adoption); repeatable; NS/NAME is in "
                             "the default cluster (env ACR_REFRESH_TAKE_OVER, comma-separated)")
+    run_p.add_argument("--metrics", choices=METRICS_BACKENDS, default=None,
+                       help="deliver the run's metrics (docs/operations.md) to this backend; off by default "
+                            "(env ACR_REFRESH_METRICS)")
+    run_p.add_argument("--pushgateway-url", default=None, metavar="URL",
+                       help="the Prometheus Pushgateway for --metrics pushgateway (env ACR_REFRESH_PUSHGATEWAY_URL)")
+    run_p.add_argument("--metrics-file", default=None, metavar="PATH",
+                       help="also write the run's metrics as Prometheus text to PATH, e.g. for node_exporter's "
+                            "textfile collector (env ACR_REFRESH_METRICS_FILE)")
 
     sub.add_parser("schema", help="print a JSON Schema of the config kinds (for editors)",
                    description="Print a JSON Schema (draft 2020-12) of every config kind acr-refresh reads. "
@@ -179,10 +188,13 @@ def _from_env(args: argparse.Namespace, environ: Mapping[str, str], parser: argp
         "prune_max_delete": _non_negative_int,
         "shard": _shard,
         "shards": _positive_int,
+        "metrics": lambda s: s.strip().lower(),
+        "pushgateway_url": str,
+        "metrics_file": str,
         "events": _bool,
     }
     choices = {"output": ("text", "json"), "log_format": ("text", "json"),
-               "log_level": ("debug", "info", "warning", "error")}
+               "log_level": ("debug", "info", "warning", "error"), "metrics": METRICS_BACKENDS}
     for dest, convert in converters.items():
         if not hasattr(args, dest) or getattr(args, dest) is not None:
             continue
@@ -292,6 +304,17 @@ def _run(args: argparse.Namespace, output: str, out: TextIO, env: Mapping[str, s
                                f"{args.shards - 1} (set by a Kubernetes Indexed Job), got {index or 'nothing'!r}")
             return EXIT_USAGE
         shard = (int(index), args.shards)
+    metrics = _metrics_settings(args)
+    if metrics.enabled:
+        from .metrics import problem
+
+        trouble = problem(metrics, env)
+        if trouble:
+            _fail(output, out, trouble)
+            return EXIT_USAGE
+    deadline = args.deadline if args.deadline is not None else DEFAULT_DEADLINE_SECONDS
+    if metrics.enabled:  # delivery fits inside the deadline: the run's own work stops that much earlier
+        deadline -= min(metrics.budget_seconds, deadline / 2)
     options = RunOptions(
         shard=shard,
         generators=tuple(args.generator or ()),
@@ -303,7 +326,7 @@ def _run(args: argparse.Namespace, output: str, out: TextIO, env: Mapping[str, s
         prune_max_delete=10 if args.prune_max_delete is None else args.prune_max_delete,
         min_remaining=timedelta(seconds=args.min_remaining) if args.min_remaining is not None else None,
         concurrency=args.concurrency or DEFAULT_CONCURRENCY,
-        deadline_seconds=args.deadline if args.deadline is not None else DEFAULT_DEADLINE_SECONDS,
+        deadline_seconds=deadline,
         events=bool(args.events),
     )
     stop = threading.Event()
@@ -322,6 +345,9 @@ def _run(args: argparse.Namespace, output: str, out: TextIO, env: Mapping[str, s
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGTERM, signal.SIGINT):
             previous[sig] = signal.signal(sig, on_signal)
+    from . import telemetry
+
+    before = telemetry.snapshot()
     try:
         report = run(config, options, stop=stop)
     except UsageError as exc:
@@ -330,6 +356,11 @@ def _run(args: argparse.Namespace, output: str, out: TextIO, env: Mapping[str, s
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    if metrics.enabled:  # warnings go into the report; the exit status never depends on it
+        from .metrics import deliver
+
+        deliver(report, metrics, counts=telemetry.snapshot() - before, shard=shard, selected=bool(options.generators),
+                environ=env, final=True)
     if output == "json":
         print(json.dumps(report.to_dict(), indent=2), file=out)
     else:
@@ -344,6 +375,13 @@ def _run(args: argparse.Namespace, output: str, out: TextIO, env: Mapping[str, s
             os._exit(code)
         return code
     return EXIT_OK if report.ok else EXIT_FAILED
+
+
+def _metrics_settings(args: argparse.Namespace) -> Any:
+    from .metrics import MetricsSettings
+
+    return MetricsSettings(backend=args.metrics or "", pushgateway_url=(args.pushgateway_url or "").strip(),
+                           file=args.metrics_file or "")
 
 
 def report_text(report: Any) -> str:
