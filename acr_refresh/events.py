@@ -16,7 +16,7 @@ Reasons (see ``docs/operations.md``, "Events"):
 Each Event is named deterministically per Secret and reason (:func:`event_name`) and kept as a series across
 runs, as client-go's events recorder (``k8s.io/client-go/tools/events``) does for a repeated, isomorphic
 Event: the first occurrence is created without ``series``; a repeat patches ``series.count`` (2, then 3, ...)
-and ``series.lastObservedTime``, leaving ``eventTime`` at the first one. The API server makes an Event's
+and ``series.lastObservedTime``, leaving ``eventTime`` at the first one. Current API servers make an Event's
 note, type, reason, action, regarding and reporting fields immutable, so a changed note (another failure
 reason, another expiry) or a recreated Secret (another uid) replaces our Event: deleted with preconditions,
 only if it is ours (our ``reportingController``), then created anew.
@@ -146,7 +146,7 @@ def event_body(occ: Occurrence, now: datetime) -> dict[str, Any]:
     regarding: dict[str, Any] = {"apiVersion": "v1", "kind": "Secret", "namespace": occ.namespace,
                                  "name": occ.secret}
     if occ.uid:
-        regarding["uid"] = occ.uid  # kubectl describe finds an object's Events by kind, name and uid
+        regarding["uid"] = occ.uid  # kubectl finds an object's Events by kind, name and uid
     return {
         "apiVersion": "events.k8s.io/v1", "kind": "Event",
         "metadata": {"name": occ.name, "namespace": occ.namespace},

@@ -35,8 +35,8 @@ Endpoints (endpoint names in parentheses; ``{kind}`` is ``secret`` or ``servicea
 - ``/apis/events.k8s.io/v1/namespaces/{ns}/events[/{name}]`` (``kube.event.{get,list,create,update,patch,
   delete}``): Events, validated as the API server validates an events.k8s.io/v1 request (required
   ``eventTime``/``reportingController``/``reportingInstance``/``action``/``reason``, ``type`` Normal or Warning,
-  ``series.count`` at least 2, the ``deprecated*`` fields unset, ``regarding`` in the Event's namespace; on
-  update only ``series`` and metadata may change). :meth:`KubeApi.forbid_events` denies them in a namespace.
+  ``series.count`` at least 2, the ``deprecated*`` fields unset; as v1.20, no immutable fields on update).
+  :meth:`KubeApi.forbid_events` denies them in a namespace.
 
 Rules the real API server applies and this one does too: a write to a namespace that does not exist is 404
 ``namespaces "x" not found``; objects are validated (:mod:`.kube_objects`: DNS-1123 names, labels,
@@ -89,7 +89,6 @@ from .kube_objects import (
     parse_field_selector,
     parse_label_selector,
     validate_event,
-    validate_event_update,
     validate_secret,
     validate_secret_update,
     validate_service_account,
@@ -810,8 +809,7 @@ class KubeApi:
         if plural == "secrets":
             errors = validate_secret(obj) if old is None else validate_secret_update(obj, old)
         elif plural == "events":
-            namespace = str((obj.get("metadata") or {}).get("namespace") or "")
-            errors = validate_event(obj, namespace) if old is None else validate_event_update(obj, old)
+            errors = validate_event(obj, update=old is not None)
         else:
             errors = validate_service_account(obj)
         if errors:

@@ -451,17 +451,15 @@ def validate_service_account(obj: dict[str, Any]) -> list[FieldError]:
 
 # ----- events.k8s.io/v1 Events ---------------------------------------------------------------------------
 
-_EVENT_IMMUTABLE = ("regarding", "related", "reason", "note", "type", "eventTime", "action",
-                    "reportingController", "reportingInstance")
 
-
-def validate_event(obj: dict[str, Any], namespace: str) -> list[FieldError]:
-    """``ValidateEventCreate`` for an events.k8s.io/v1 request (core's legacy rules plus the strict v1 ones)."""
+def validate_event(obj: dict[str, Any], *, update: bool = False) -> list[FieldError]:
+    """An events.k8s.io/v1 request's validation as kube-apiserver v1.20 applies it (the differential tests
+    hold the two together): on create, the strict v1 rules (``eventTime``, ``reportingController`` (a
+    qualified name), ``reportingInstance``, ``action``, ``reason``, ``type`` Normal or Warning, ``series.count``
+    at least 2, the ``deprecated*`` fields unset); on update, the required fields only. v1.20 checks neither
+    ``regarding``'s namespace nor, on update, immutable fields (later releases make ``note``, ``reason``,
+    ``type``, ``regarding``, ... immutable: acr-refresh never changes them, it replaces its Event)."""
     errors = validate_metadata(obj.get("metadata") or {}, "Event")
-    regarding = obj.get("regarding") or {}
-    if regarding.get("namespace") and regarding["namespace"] != namespace:
-        errors.append(FieldError("involvedObject.namespace", "Invalid", "does not match event.namespace",
-                                 regarding["namespace"]))
     controller = obj.get("reportingController") or ""
     if not controller:
         errors.append(FieldError("reportingController", "Required"))
@@ -475,7 +473,14 @@ def validate_event(obj: dict[str, Any], namespace: str) -> list[FieldError]:
             errors.append(FieldError(field, "Invalid", f"can have at most {limit} characters", ""))
     if len(obj.get("note") or "") > 1024:
         errors.append(FieldError("note", "Invalid", "can have at most 1024 characters", ""))
-    errors += _event_series_errors(obj)
+    if update:
+        return errors
+    series = obj.get("series")
+    if series:
+        if not isinstance(series.get("count"), int) or series["count"] < 2:
+            errors.append(FieldError("series.count", "Invalid", "should be at least 2", ""))
+        if not series.get("lastObservedTime"):
+            errors.append(FieldError("series.lastObservedTime", "Required"))
     if not obj.get("eventTime"):
         errors.append(FieldError("eventTime", "Required"))
     if obj.get("type") not in ("Normal", "Warning"):
@@ -487,25 +492,4 @@ def validate_event(obj: dict[str, Any], namespace: str) -> list[FieldError]:
         errors.append(FieldError("deprecatedCount", "Invalid", "needs to be unset", ""))
     if any((obj.get("deprecatedSource") or {}).values()):
         errors.append(FieldError("deprecatedSource", "Invalid", "needs to be unset", ""))
-    return errors
-
-
-def _event_series_errors(obj: dict[str, Any]) -> list[FieldError]:
-    series = obj.get("series")
-    if not series:
-        return []
-    errors = []
-    if not isinstance(series.get("count"), int) or series["count"] < 2:
-        errors.append(FieldError("series.count", "Invalid", "should be at least 2", ""))
-    if not series.get("lastObservedTime"):
-        errors.append(FieldError("series.lastObservedTime", "Required"))
-    return errors
-
-
-def validate_event_update(new: dict[str, Any], old: dict[str, Any]) -> list[FieldError]:
-    """``ValidateEventUpdate`` for an events.k8s.io/v1 request: only ``series`` (and metadata) may change."""
-    errors = _event_series_errors(new) if new.get("series") != old.get("series") else []
-    for field in _EVENT_IMMUTABLE:
-        if new.get(field) != old.get(field):
-            errors.append(FieldError(field, "Invalid", "field is immutable", new.get(field)))
     return errors

@@ -20,6 +20,8 @@ from acr_refresh.config import load_config
 from acr_refresh.emulator import Emulator
 from acr_refresh.run import RunOptions, run
 from tests.conftest import REGISTRY, SP_CLIENT, SP_SECRET, TENANT, acr_generator, fast_services, write_config
+from tests.integration import test_rbac_deployed as deployed_rbac
+from tests.integration.test_rbac_deployed import install, without
 from tests.kubeserver import JOB_USER
 
 pytestmark = pytest.mark.kube
@@ -27,6 +29,7 @@ pytestmark = pytest.mark.kube
 ROOT = Path(__file__).resolve().parents[2]
 RBAC_EVENTS = ROOT / "deploy" / "kubernetes" / "rbac-events.yaml"
 RBAC = "/apis/rbac.authorization.k8s.io/v1"
+deployed = deployed_rbac.deployed  # the cluster as the README's install leaves it (a fixture)
 NAMESPACES = ("team-a", "team-b")
 
 
@@ -200,8 +203,9 @@ def test_events_carry_nothing_of_anyone_else(em: Emulator, tier: str, setup: Pat
     assert not leaked, leaked
     # Only the fields we set (and the server's own metadata) exist.
     for e in items:
-        assert set(e) <= {"apiVersion", "kind", "metadata", "eventTime", "series", "reportingController",
-                          "reportingInstance", "action", "reason", "type", "note", "regarding"}, set(e)
+        ours = {"apiVersion", "kind", "metadata", "eventTime", "series", "reportingController", "reportingInstance",
+                "action", "reason", "type", "note", "regarding"}
+        assert {k for k, v in e.items() if v} <= ours, e  # the real server adds empty deprecated* fields
         assert set(e["regarding"]) == {"apiVersion", "kind", "namespace", "name", "uid"}
 
 
@@ -220,21 +224,26 @@ def test_env_switch(em: Emulator, tier: str, setup: Path, monkeypatch: pytest.Mo
 
 
 @pytest.mark.real_only
-def test_kubectl_describe_secret_shows_the_series(em: Emulator, tier: str, setup: Path, tmp_path: Path) -> None:
-    """What a tenant sees: ``kubectl describe secret`` (core/v1 view of the same Events, found by uid)."""
+def test_kubectl_shows_a_tenant_the_series(em: Emulator, tier: str, setup: Path, tmp_path: Path) -> None:
+    """What a tenant sees with ``kubectl events --for secret/NAME`` (the core/v1 view of the same Events).
+    ``kubectl describe secret`` prints no Events at all (kubectl's Secret describer never lists them)."""
     go(setup)
     em.forbid_namespace("team-a", ["patch"])
     go(setup, force=True)
     go(setup, force=True)
     kubeconfig = em.server.write_kubeconfig(tmp_path / "admin-kubeconfig")  # type: ignore[attr-defined]
-    done = subprocess.run(["kubectl", "--kubeconfig", kubeconfig, "describe", "secret", "-n", "team-a", "pull-a"],
-                          capture_output=True, text=True, timeout=60)
+    kubectl = ["kubectl", "--kubeconfig", kubeconfig, "-n", "team-a"]
+    done = subprocess.run([*kubectl, "events", "--for", "secret/pull-a"], capture_output=True, text=True,
+                          timeout=60)
     assert done.returncode == 0, done.stderr
-    text = done.stdout.split("Events:", 1)[1]
-    lines = {line.split()[1]: line for line in text.splitlines() if line.strip().startswith(("Normal", "Warning"))}
-    assert set(lines) == {"Refreshed", "RefreshFailed", "LapseImminent"}, text
-    assert "(x2 over" in lines["RefreshFailed"] and "acr-refresh" in lines["RefreshFailed"], text
-    assert "reason: forbidden" in lines["RefreshFailed"], text
+    lines = {line.split("Secret/pull-a")[0].split()[-1]: line for line in done.stdout.splitlines()[1:]
+             if "Secret/pull-a" in line}
+    assert set(lines) == {"Refreshed", "RefreshFailed", "LapseImminent"}, done.stdout
+    assert "(x2 over" in lines["RefreshFailed"] and "reason: forbidden" in lines["RefreshFailed"], done.stdout
+    assert "Warning" in lines["LapseImminent"] and "Normal" in lines["Refreshed"], done.stdout
+    described = subprocess.run([*kubectl, "describe", "secret", "pull-a"], capture_output=True, text=True,
+                               timeout=60)
+    assert described.returncode == 0 and "Events:" not in described.stdout, described.stdout
 
 
 def test_event_names_are_deterministic_and_valid() -> None:
@@ -243,3 +252,42 @@ def test_event_names_are_deterministic_and_valid() -> None:
     name = events.event_name(long, "RefreshFailed")
     assert len(name) <= 253 and name == events.event_name(long, "RefreshFailed")
     assert name.endswith(".acr-refresh.refreshfailed") and name != events.event_name(long[:-1] + "d", "RefreshFailed")
+
+
+# ----------------------------------------------------------------- as deployed: the ServiceAccount's RBAC
+
+
+def events_docs() -> list[dict[str, Any]]:
+    return [d for d in yaml.safe_load_all(RBAC_EVENTS.read_text()) if d]
+
+
+@pytest.mark.real_only
+def test_events_need_their_own_rbac_file(em: Emulator, deployed: Path) -> None:
+    """As the ``acr-refresh`` ServiceAccount with rbac.yaml alone, --events only warns; with rbac-events.yaml
+    every Event is recorded."""
+    clear_events(em, "real")
+    report = run(load_config(deployed), RunOptions(events=True), services=fast_services()).to_dict()
+    assert report["ok"], report
+    (warning,) = [w for w in report["warnings"] if w.startswith("events:")]
+    assert "2 of 2 Events not recorded" in warning and "403" in warning, warning
+    install(em, events_docs())
+    report = run(load_config(deployed), RunOptions(events=True, force=True), services=fast_services()).to_dict()
+    assert report["ok"] and not [w for w in report["warnings"] if w.startswith("events:")], report
+    assert {(e["regarding"]["name"], e["reason"]) for ns in NAMESPACES for e in list_events(em, "real", ns)} == {
+        ("pull-a", "Refreshed"), ("pull-b", "Refreshed")}
+    clear_events(em, "real")
+
+
+@pytest.mark.real_only
+@pytest.mark.parametrize("verb", ["get", "create", "patch"])
+def test_each_events_verb_is_needed(em: Emulator, deployed: Path, verb: str) -> None:
+    clear_events(em, "real")
+    install(em, events_docs())
+    if verb == "patch":  # a repeat patches the series
+        run(load_config(deployed), RunOptions(events=True), services=fast_services())
+    install(em, without(events_docs(), "ClusterRole", None, "events", verb))
+    report = run(load_config(deployed), RunOptions(events=True, force=True), services=fast_services()).to_dict()
+    assert report["ok"], report
+    (warning,) = [w for w in report["warnings"] if w.startswith("events:")]
+    assert "403" in warning and f"cannot {verb}" in warning, warning
+    clear_events(em, "real")
