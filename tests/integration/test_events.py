@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 import yaml
 
-from acr_refresh import events
 from acr_refresh.cli import main
 from acr_refresh.config import load_config
 from acr_refresh.emulator import Emulator
@@ -244,14 +243,6 @@ def test_kubectl_shows_a_tenant_the_series(em: Emulator, tier: str, setup: Path,
     described = subprocess.run([*kubectl, "describe", "secret", "pull-a"], capture_output=True, text=True,
                                timeout=60)
     assert described.returncode == 0 and "Events:" not in described.stdout, described.stdout
-
-
-def test_event_names_are_deterministic_and_valid() -> None:
-    assert events.event_name("pull", "LapseImminent") == "pull.acr-refresh.lapseimminent"
-    long = "a" * 240 + ".b-" + "c" * 10
-    name = events.event_name(long, "RefreshFailed")
-    assert len(name) <= 253 and name == events.event_name(long, "RefreshFailed")
-    assert name.endswith(".acr-refresh.refreshfailed") and name != events.event_name(long[:-1] + "d", "RefreshFailed")
 
 
 # ----------------------------------------------------------------- as deployed: the ServiceAccount's RBAC
