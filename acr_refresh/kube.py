@@ -280,7 +280,7 @@ class KubeClient:
                 telemetry.request("kubernetes", 200)
                 return answer
             except ApiException as exc:
-                telemetry.request("kubernetes", exc.status)
+                telemetry.request("kubernetes", 200 if missing_ok and exc.status == 404 else exc.status)
                 if missing_ok and exc.status == 404:
                     return None
                 retryable = exc.status == 429 or (exc.status or 0) >= 500

@@ -111,7 +111,8 @@ class RunSeries:
 
 
 def _ts(when: datetime | None) -> float | None:
-    return when.timestamp() if when is not None else None
+    # Whole seconds, as the expiry is recorded on the target (so a written and a re-read value agree).
+    return float(int(when.timestamp())) if when is not None else None
 
 
 def target_labels(gen: Any, target: Any) -> tuple[tuple[str, str], ...]:
