@@ -210,16 +210,18 @@ def publish(kube: Any, occs: Sequence[Occurrence], now: datetime, *,
 
     Per Event: read ours by name; absent -> create; an isomorphic repeat -> patch its series; else replace it
     (delete with uid and resourceVersion preconditions, then create). A Secret written by a create is read
-    once for its uid. After a cluster answers 5xx or cannot be reached, its remaining Events are skipped; no
-    request starts after ``out_of_time()`` says so. ``each(fn, items)`` may run them concurrently."""
+    once for its uid. After a cluster answers 5xx or cannot be reached, its remaining Events are skipped, and
+    after a 403 in a namespace, that namespace's; no request starts after ``out_of_time()`` says so.
+    ``each(fn, items)`` may run them concurrently."""
     tallies: dict[str, _Tally] = {o.cluster: _Tally() for o in occs}
     uids: dict[tuple[str, str, str], str] = {}
+    denied: set[tuple[str, str]] = set()  # (cluster, namespace) where Events were forbidden (403)
     lock = threading.Lock()  # `each` may run `one` on several threads
 
     def one(occ: Occurrence) -> None:
         tally = tallies[occ.cluster]
         late = out_of_time()
-        if tally.down or late:
+        if tally.down or late or (occ.cluster, occ.namespace) in denied:
             with lock:
                 tally.failed += 1
                 tally.first_error = tally.first_error or late or "skipped after an earlier failure"
@@ -241,6 +243,8 @@ def publish(kube: Any, occs: Sequence[Occurrence], now: datetime, *,
             with lock:
                 tally.failed += 1
                 tally.down = tally.down or status is None or status >= 500
+                if status == 403:
+                    denied.add((occ.cluster, occ.namespace))
                 tally.first_error = tally.first_error or text
             log.warning("event not recorded", extra={"cluster": occ.cluster, "namespace": occ.namespace,
                                                      "secret": occ.secret, "reason": occ.reason, "error": text})
