@@ -12,6 +12,9 @@ entries, which the real server does not write for these objects either.
   another manager still owns them.
 - **Update** (create, PUT, non-apply PATCH) by manager U: every field whose value it changed or added moves
   to U's Update entry; fields it removed leave every entry.
+- An existing object **without managedFields** (cleared with ``[]`` or ``[{}]``): an Update records nothing;
+  the next Apply first gives every field the object has to a ``before-first-apply`` Update entry.
+- Entries are kept in the server's order: by operation (``Apply`` before ``Update``), time, manager.
 """
 
 from __future__ import annotations
@@ -160,6 +163,9 @@ def apply(old: dict[str, Any] | None, merged: dict[str, Any], applied: dict[str,
     Raises :class:`ApplyConflict` when fields conflict and ``force`` is false."""
     mine = fields_of(applied)
     entries = _entries(old)
+    if old is not None and not entries and fields_of(old):
+        entries = [{"manager": "before-first-apply", "operation": "Update", "apiVersion": "v1"}]
+        _set(entries[0], fields_of(old), now)
     conflicts: list[tuple[str, str]] = []
     for entry in entries:
         if entry.get("manager") == manager and entry.get("operation") == "Apply":
@@ -184,6 +190,9 @@ def apply(old: dict[str, Any] | None, merged: dict[str, Any], applied: dict[str,
 def update(old: dict[str, Any] | None, new: dict[str, Any], manager: str, *, now: str) -> dict[str, Any]:
     """``new`` with the ownership an Update by ``manager`` leaves (see the module docstring)."""
     entries = [e for e in _entries(new) if e]
+    if old is not None and not entries:  # nothing to start from: the server tracks no Update until an Apply
+        new.setdefault("metadata", {})["managedFields"] = []
+        return new
     before, after = (fields_of(old) if old else set()), fields_of(new)
     changed = {p for p in after if old is None or value_at(old, p) != value_at(new, p)}
     gone = before - after
@@ -200,4 +209,7 @@ def update(old: dict[str, Any] | None, new: dict[str, Any], manager: str, *, now
 
 
 def _prune(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [e for e in entries if from_fields_v1(e.get("fieldsV1")) or "fieldsV1" not in e]
+    kept = [e for e in entries if from_fields_v1(e.get("fieldsV1")) or "fieldsV1" not in e]
+    return sorted(kept, key=lambda e: (str(e.get("operation") or ""), str(e.get("time") or ""),
+                                       str(e.get("manager") or ""), str(e.get("apiVersion") or ""),
+                                       str(e.get("subresource") or "")))

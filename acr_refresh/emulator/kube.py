@@ -48,7 +48,8 @@ same apply twice) leaves the object, its ``resourceVersion`` and its ``managedFi
 ``metadata.managedFields`` gets one entry ``{manager, operation: "Apply"|"Update", apiVersion: "v1", time}``
 per manager and operation; the manager of a non-apply write is ``fieldManager`` or, like the API server,
 the User-Agent up to its first ``/`` (``OpenAPI-Generator`` for the Python client). A ``managedFields`` of
-``[{}]`` in an update or patch clears the list; ``[]`` or no field keeps it.
+``[{}]`` or ``[]`` in an update or patch clears the list (as v1.20 does); no field keeps it; an object without
+entries records no Update until an Apply, which starts with ``before-first-apply`` (:mod:`.fieldsets`).
 
 Authorization: every request of an authenticated user is allowed, except the verbs a namespace was made to
 forbid (:meth:`KubeApi.forbid`) on Secrets, ServiceAccounts and ``serviceaccounts/token`` in it: 403 with the
@@ -1013,7 +1014,12 @@ def _drop_directives(patch: Any) -> Any:
 
 
 def _normalize(plural: str, obj: dict[str, Any]) -> None:
-    """What decoding into the typed object does: fold ``stringData`` into ``data``, default ``type``."""
+    """What decoding into the typed object does: drop empty metadata maps and lists (``omitempty``), fold
+    ``stringData`` into ``data``, default ``type``."""
+    meta = obj.get("metadata")
+    for key in ("labels", "annotations", "ownerReferences", "finalizers"):
+        if isinstance(meta, dict) and key in meta and not meta[key]:
+            del meta[key]
     if plural != "secrets":
         return
     string_data = obj.pop("stringData", None) or {}
@@ -1052,12 +1058,16 @@ def _apply_merge(old: dict[str, Any], applied: dict[str, Any]) -> dict[str, Any]
 
 
 def _set_managed_fields(meta: dict[str, Any], old: dict[str, Any] | None) -> None:
-    """The API server's handling of ``managedFields`` sent in a write: ``[{}]`` clears them, ``[]`` or absent
-    keeps the stored ones, anything else replaces them."""
+    """The API server's handling of ``managedFields`` sent in a write, as kube-apiserver v1.20 does it
+    (tests/emulator/test_differential_takeover.py): ``[{}]`` and ``[]`` clear them; absent, null, or a list
+    with an entry that does not decode (no manager, operation or ``fieldsType: FieldsV1``) keeps the stored
+    ones; anything else replaces them."""
     given = meta.get("managedFields")
-    if given == [{}]:
+    if given in ([], [{}]):
         meta["managedFields"] = []
-    elif not given:
+    elif not isinstance(given, list) or not all(
+            isinstance(e, dict) and e.get("manager") and e.get("operation") and e.get("fieldsType") == "FieldsV1"
+            for e in given):
         meta["managedFields"] = copy.deepcopy((old or {}).get("metadata", {}).get("managedFields") or [])
 
 
