@@ -230,6 +230,7 @@ class KubeClient:
         api = client.EventsV1Api(self.api_client)
         resp = self._call(f"create Event {namespace}/{body['metadata']['name']}", api.create_namespaced_event,
                           namespace, body, error=DeliveryError, _preload_content=False)
+        resp.drain_conn()  # an unread body would spoil the pooled connection for the next request
         resp.release_conn()
 
     def patch_event(self, namespace: str, name: str, patch: dict[str, Any]) -> None:
@@ -240,6 +241,7 @@ class KubeClient:
         resp = self._call(f"patch Event {namespace}/{name}", api.patch_namespaced_event, name, namespace, patch,
                           error=DeliveryError, _content_type="application/merge-patch+json",
                           _preload_content=False)
+        resp.drain_conn()
         resp.release_conn()
 
     def delete_event(self, namespace: str, name: str, *, uid: str | None, resource_version: str | None) -> None:
@@ -248,8 +250,11 @@ class KubeClient:
 
         api = client.EventsV1Api(self.api_client)
         body = client.V1DeleteOptions(preconditions=client.V1Preconditions(uid=uid, resource_version=resource_version))
-        self._call(f"delete Event {namespace}/{name}", api.delete_namespaced_event, name, namespace,
-                   error=DeliveryError, missing_ok=True, body=body, _preload_content=False)
+        resp = self._call(f"delete Event {namespace}/{name}", api.delete_namespaced_event, name, namespace,
+                          error=DeliveryError, missing_ok=True, body=body, _preload_content=False)
+        if resp is not None:
+            resp.drain_conn()
+            resp.release_conn()
 
     def _past_deadline(self) -> bool:
         deadline = self.deadline() if self.deadline is not None else None
