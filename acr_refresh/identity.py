@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from . import redact, telemetry
 from .clouds import Cloud
 from .config import Auth, ManagedIdentity, SecretRef, ServicePrincipal, WorkloadIdentity
+from .config.model import ESO_TOKEN_AUDIENCE
 from .errors import IdentityError, MintError, SourceError, truncate
 from .kube import KubeClients, secret_key
 from .memo import OnceMap
@@ -241,7 +242,10 @@ class Identities:
                 f"ServiceAccount {sa.namespace}/{sa.name} has no {TENANT_ID_ANNOTATION} annotation "
                 "and the generator has no spec.tenantId"
             )
-        audiences = tuple(dict.fromkeys((gen.cloud.token_exchange_audience, *sa.audiences)))
+        # ESO's audience in every cloud, so a federated credential made for ESO keeps matching; a generator
+        # may opt in to the cloud's own (acr-refresh/token-audience: cloud).
+        audience = getattr(gen, "service_account_audience", ESO_TOKEN_AUDIENCE)
+        audiences = tuple(dict.fromkeys((audience, *sa.audiences)))
         key = IdentityKey(
             "workloadIdentity", tenant=tenant, authority=authority, client_id=client_id,
             service_account=f"{sa.namespace}/{sa.name}",

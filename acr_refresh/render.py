@@ -84,12 +84,14 @@ class DesiredSecret:
     labels: dict[str, str]
     annotations: dict[str, str]
     data: dict[str, str] = field(repr=False)
+    finalizers: tuple[str, ...] = ()
+    immutable: bool = False
 
     def manifest(self, *, labels: dict[str, str] | None = None,
                  annotations: dict[str, str] | None = None) -> dict[str, Any]:
         """The object sent (data base64-encoded, as the API expects); ``labels``/``annotations`` replace
         this Secret's own (the write guard decides which of our fields a write may carry)."""
-        return {
+        body: dict[str, Any] = {
             "apiVersion": "v1",
             "kind": "Secret",
             "metadata": {
@@ -101,6 +103,11 @@ class DesiredSecret:
             "type": self.type,
             "data": {k: base64.b64encode(v.encode()).decode() for k, v in self.data.items()},
         }
+        if self.finalizers:
+            body["metadata"]["finalizers"] = list(self.finalizers)
+        if self.immutable:
+            body["immutable"] = True
+        return body
 
 
 def dockerconfigjson(registry: str, username: str, password: str) -> str:
@@ -164,20 +171,26 @@ def render_secret(
     tpl = target.template
     where = f"{target.source_kind} {target.namespace}/{target.name}"
     secret_type = tpl.type or "Opaque"
+    # dataFrom[].rewrite renames the generator's keys before templating, as ESO does (names worked out in config).
+    generated = {new: outputs[key] for key, new in target.key_names}
+    outputs = {**{k: v for k, v in outputs.items() if k not in ("username", "password")}, **generated}
     if tpl.data is None:
-        if secret_type == DOCKERCONFIGJSON:
+        if secret_type == DOCKERCONFIGJSON and not target.rewrites:
             data = {".dockerconfigjson": dockerconfigjson(gen.registry, outputs["username"], outputs["password"])}
         else:
-            data = {"username": outputs["username"], "password": outputs["password"]}
+            data = dict(generated)
     else:
         data = _render_data(tpl.data, outputs, where, budget)
         if tpl.merge_policy == "Merge":
-            data = {"username": outputs["username"], "password": outputs["password"], **data}
+            data = {**generated, **data}
     for value in data.values():  # as the API server may echo it back: base64, whole
         redact.register_encoded(value)
-    labels = {k: _render(v, outputs, where, f"labels.{k}", budget) for k, v in tpl.labels}
+    # With no template, ESO copies the ExternalSecret's own labels and annotations, as they are.
+    labels = dict(tpl.copied_labels)
+    labels.update({k: _render(v, outputs, where, f"labels.{k}", budget) for k, v in tpl.labels})
     labels[MANAGED_BY_LABEL] = MANAGED_BY
-    annotations = {k: _render(v, outputs, where, f"annotations.{k}", budget) for k, v in tpl.annotations}
+    annotations = dict(tpl.copied_annotations)
+    annotations.update({k: _render(v, outputs, where, f"annotations.{k}", budget) for k, v in tpl.annotations})
     annotations.update({
         GENERATOR_ANNOTATION: gen.key,
         TARGET_ANNOTATION: target.key,
@@ -185,7 +198,8 @@ def render_secret(
         EXPIRES_ANNOTATION: rfc3339(expires_at) or "",
         HASH_ANNOTATION: inputs_hash(target, gen),
     })
-    return DesiredSecret(namespace, target.secret_name, secret_type, labels, annotations, data)
+    return DesiredSecret(namespace, target.secret_name, secret_type, labels, annotations, data,
+                         finalizers=tpl.finalizers, immutable=target.immutable)
 
 
 def render_vault_value(target: KeyVaultTarget, outputs: dict[str, Any], budget: RenderBudget | None = None) -> str:

@@ -257,6 +257,12 @@ class ApiServer:
             name = ns["metadata"]["name"]
             if name in ("kube-system", "kube-public", "kube-node-lease"):
                 continue
+            # A Secret with a finalizer (template.metadata.finalizers) would stay Terminating for ever.
+            for secret in self.json("GET", f"/api/v1/namespaces/{name}/secrets")["items"]:
+                if secret["metadata"].get("finalizers"):
+                    self.request("PATCH", f"/api/v1/namespaces/{name}/secrets/{secret['metadata']['name']}",
+                                 {"metadata": {"finalizers": None}},
+                                 content_type="application/merge-patch+json")
             self.request("DELETE", f"/api/v1/namespaces/{name}/secrets")
             self.request("DELETE", f"/api/v1/namespaces/{name}/serviceaccounts")
             self.request("DELETE", f"/apis/rbac.authorization.k8s.io/v1/namespaces/{name}/roles")

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 from ..clouds import CloudError, cloud_for
 from ..errors import Location
+from . import cron, fates
 from .auth import parse_auth
 from .fields import (
+    _FINALIZER,
     _GUID,
     _SECRET_KEY,
     _SUBDOMAIN,
@@ -17,6 +20,7 @@ from .fields import (
     _check_template,
     _duration,
     _metadata,
+    _string_list,
     _string_map,
     _type_word,
     check_registry,
@@ -27,14 +31,23 @@ from .model import (
     AUDIENCE_ANNOTATION,
     CLUSTER_ANNOTATION,
     CREATION_POLICIES,
+    DELETION_POLICIES,
     ESO_GENERATOR_GROUP,
     MERGE_POLICIES,
     MIN_REMAINING_ANNOTATION,
+    OUR_ANNOTATION_PREFIX,
+    REFRESH_POLICIES,
+    TEMPLATE_KEYS,
+    TOKEN_AUDIENCE_ANNOTATION,
     Generator,
     KubernetesTarget,
+    Rewrite,
     SecretTemplate,
     ServicePrincipal,
+    SyncWindow,
+    SyncWindows,
 )
+from .rewrite import compile_go_regexp, rename
 
 
 def parse_acr_access_token(doc: Doc, environ: Mapping[str, str]) -> Generator:
@@ -43,7 +56,7 @@ def parse_acr_access_token(doc: Doc, environ: Mapping[str, str]) -> Generator:
     doc.location = Location(doc.location.file, doc.location.document, ACR_KIND, namespace, name)
     if not doc.mapping("spec"):
         raise doc.error("spec", "is required (registry and auth at least)")
-    doc.known_fields("spec", ("registry", "tenantId", "scope", "environmentType", "auth"))
+    check_fields(doc, ACR_KIND)
     try:
         cloud = cloud_for(doc.string("spec.environmentType") or None, environ=dict(environ))
     except CloudError as exc:
@@ -67,6 +80,11 @@ def parse_acr_access_token(doc: Doc, environ: Mapping[str, str]) -> Generator:
     audience = str(annotations.get(AUDIENCE_ANNOTATION, "acr")).strip().lower()
     if audience not in ("acr", "arm"):
         raise doc.error(f"metadata.annotations.{AUDIENCE_ANNOTATION}", "must be 'acr' or 'arm'")
+    token_audience = str(annotations.get(TOKEN_AUDIENCE_ANNOTATION, "eso")).strip().lower()
+    if token_audience not in ("eso", "cloud"):
+        raise doc.error(f"metadata.annotations.{TOKEN_AUDIENCE_ANNOTATION}",
+                        "must be 'eso' (api://AzureADTokenExchange "
+                        "in every cloud) or 'cloud'")
     return Generator(
         namespace=namespace,
         name=name,
@@ -76,11 +94,13 @@ def parse_acr_access_token(doc: Doc, environ: Mapping[str, str]) -> Generator:
         tenant_id=tenant,
         scope=scope,
         audience=audience,
+        token_audience=token_audience,
         location=doc.location,
     )
 
 
-def _template(doc: Doc, path: str) -> SecretTemplate | None:
+def _template(doc: Doc, path: str, keys: tuple[str, ...] = TEMPLATE_KEYS) -> SecretTemplate | None:
+    """ESO's ``target.template``; its templates may use ``keys`` (the generator's, after any rewrite)."""
     if doc.get(path, dict) is None:
         return None
     doc.known_fields(path, ("type", "metadata", "data", "mergePolicy", "engineVersion", "templateFrom"))
@@ -92,17 +112,31 @@ def _template(doc: Doc, path: str) -> SecretTemplate | None:
     merge = doc.string(f"{path}.mergePolicy") or "Replace"
     if merge not in MERGE_POLICIES:
         raise doc.error(f"{path}.mergePolicy", f"must be one of {', '.join(MERGE_POLICIES)}")
-    doc.known_fields(f"{path}.metadata", ("labels", "annotations"))
+    doc.known_fields(f"{path}.metadata", ("labels", "annotations", "finalizers"))
     labels = _string_map(doc, f"{path}.metadata.labels")
     annotations = _string_map(doc, f"{path}.metadata.annotations")
+    finalizers = _string_list(doc, f"{path}.metadata.finalizers") if _in_version(
+        doc, "ExternalSecret", "spec.target.template.metadata.finalizers") else ()
+    for i, fin in enumerate(finalizers):
+        if not _FINALIZER.fullmatch(fin):
+            raise doc.error(f"{path}.metadata.finalizers[{i}]", f"{fin!r} is not a valid finalizer name "
+                                                                "(a qualified name such as example.com/cleanup)")
     data = _string_map(doc, f"{path}.data") if doc.get(f"{path}.data", dict) is not None else None
     for section, items in (("metadata.labels", labels), ("metadata.annotations", annotations), ("data", data or ())):
         for k, v in items:
             if section == "data" and not _SECRET_KEY.fullmatch(k):
                 raise doc.error(f"{path}.data.{k}", "is not a valid Secret data key")
-            _check_template(doc, f"{path}.{section}.{k}", v)
-    return SecretTemplate(type=doc.string(f"{path}.type"), labels=labels, annotations=annotations, data=data,
-                          merge_policy=merge)
+            _check_template(doc, f"{path}.{section}.{k}", v, keys)
+    secret_type = doc.string(f"{path}.type")
+    if secret_type == "bootstrap.kubernetes.io/token":  # ESO's validatePrivilegedTemplate
+        raise doc.error(f"{path}.type", f"template.type={secret_type!r} is not allowed (as in ESO)")
+    if secret_type == "kubernetes.io/service-account-token" and "kubernetes.io/service-account.name" in dict(
+            annotations):
+        raise doc.error(f"{path}.metadata.annotations", "template.type='kubernetes.io/service-account-token' with "
+                                                        "annotation 'kubernetes.io/service-account.name' is not "
+                                                        "allowed (as in ESO)")
+    return SecretTemplate(type=secret_type, labels=labels, annotations=annotations, data=data,
+                          merge_policy=merge, finalizers=finalizers)
 
 
 def _generator_ref_name(doc: Doc, path: str) -> str:
@@ -135,7 +169,10 @@ def _generator_ref(doc: Doc, path: str, item: Any) -> Mapping[str, Any] | None:
 
 
 def parse_external_secret(doc: Doc) -> KubernetesTarget | None:
-    """An ESO ``ExternalSecret`` fed by an ACRAccessToken generator, or None (fed by a SecretStore)."""
+    """An ESO ``ExternalSecret`` fed by an ACRAccessToken generator, or None (fed by a SecretStore).
+
+    Every field has its fate (``eso_fates.yaml``, ``docs/eso-compatibility.md``): honoured here as ESO's
+    controller does, or refused with the reason."""
     namespace, name = _metadata(doc, namespaced=True)
     doc.location = Location(doc.location.file, doc.location.document, "ExternalSecret", namespace, name)
     data_from = doc.get("spec.dataFrom", list) or []
@@ -147,6 +184,7 @@ def parse_external_secret(doc: Doc) -> KubernetesTarget | None:
     acr = [(i, r) for i, r in gens if r.get("kind") == ACR_KIND]
     if not acr:
         return None
+    check_fields(doc, "ExternalSecret")
     if len(acr) > 1 or doc.get("spec.data", list) or len(data_from) > 1:
         raise doc.error("spec.dataFrom", "acr-refresh handles an ExternalSecret fed by exactly one ACRAccessToken "
                                          "generatorRef and nothing else")
@@ -158,29 +196,157 @@ def parse_external_secret(doc: Doc) -> KubernetesTarget | None:
     gen_name = str(ref.get("name") or "").strip()
     if not gen_name:
         raise doc.error(f"{ref_path}.name", "is required")
+    rewrites, key_names = _rewrites(doc, f"spec.dataFrom[{i}].rewrite", data_from[i].get("rewrite"))
     policy = doc.string("spec.target.creationPolicy") or "Owner"
     if policy not in CREATION_POLICIES:
         raise doc.error("spec.target.creationPolicy", f"must be one of {', '.join(CREATION_POLICIES)}")
+    deletion = doc.string("spec.target.deletionPolicy") or "Retain"
+    if deletion not in DELETION_POLICIES:
+        raise doc.error("spec.target.deletionPolicy", f"must be one of {', '.join(DELETION_POLICIES)}")
+    # ESO's validatePolicies (apis/externalsecrets/v1/externalsecret_validator.go), word for word.
+    if deletion == "Delete" and policy in ("Merge", "None", "CreateOrMerge"):
+        raise doc.error("spec.target.deletionPolicy", "deletionPolicy=Delete must not be used when the controller "
+                                                      "doesn't own the secret. Please set creationPolicy=Owner")
+    if deletion == "Merge" and policy == "None":
+        raise doc.error("spec.target.deletionPolicy", "deletionPolicy=Merge must not be used with "
+                                                      "creationPolicy=None. There is no Secret to merge with")
     annotations = doc.mapping("metadata.annotations")
     cluster = str(annotations.get(CLUSTER_ANNOTATION, "") or "default").strip()
     refresh = _duration(doc, "spec.refreshInterval", doc.mapping("spec").get("refreshInterval"))
     min_remaining = _duration(doc, f"metadata.annotations.{MIN_REMAINING_ANNOTATION}",
                               annotations.get(MIN_REMAINING_ANNOTATION))
+    refresh_policy = doc.string("spec.refreshPolicy") or "Periodic"
+    if refresh_policy not in REFRESH_POLICIES:
+        raise doc.error("spec.refreshPolicy", f"must be one of {', '.join(REFRESH_POLICIES)}")
+    # A field its version lacks was warned about as unknown (ESO's API server drops it): not honoured either.
+    windows = _sync_windows(doc, "spec.syncWindows") if _in_version(doc, "ExternalSecret", "spec.syncWindows") else None
+    if windows is not None and refresh_policy != "Periodic":
+        doc.warn(f"spec.syncWindows applies to the Periodic refresh policy only (as in ESO); with {refresh_policy} "
+                 "it has no effect")
+    create_once = refresh_policy == "CreatedOnce" or refresh == timedelta(0)
+    immutable = doc.get("spec.target.immutable", bool) is True
+    if immutable and not create_once:
+        raise doc.error("spec.target.immutable", "a rotating credential cannot live in an immutable Secret (ESO "
+                                                 "stops refreshing it and the token lapses); use it only with "
+                                                 "refreshPolicy: CreatedOnce or refreshInterval: 0")
     secret_name = doc.string("spec.target.name") or name
     if not _SUBDOMAIN.fullmatch(secret_name):
         raise doc.error("spec.target.name", f"{secret_name!r} is not a valid Secret name")
+    keys = tuple(n for _, n in key_names) + tuple(k for k in TEMPLATE_KEYS if k not in ("username", "password"))
+    template = _template(doc, "spec.target.template", keys)
+    if template is None:
+        # ESO's setMetadata: with no template, the ExternalSecret's own labels and annotations go to the Secret.
+        template = SecretTemplate(
+            copied_labels=_string_map(doc, "metadata.labels"),
+            copied_annotations=tuple((k, v) for k, v in _string_map(doc, "metadata.annotations")
+                                     if not k.startswith(OUR_ANNOTATION_PREFIX)))
     return KubernetesTarget(
         source_kind="ExternalSecret",
         namespace=namespace,
         name=name,
         generator=f"{namespace}/{gen_name}",
         secret_name=secret_name,
-        template=_template(doc, "spec.target.template") or SecretTemplate(),
+        template=template,
         clusters=(cluster,),
         namespaces=(namespace,),
         creation_policy=policy,
         refresh_interval=refresh,
         min_remaining=min_remaining,
+        rewrites=rewrites,
+        key_names=key_names,
+        refresh_policy=refresh_policy,
+        sync_windows=windows,
+        deletion_policy=deletion,
+        immutable=immutable,
         location=doc.location,
     )
+
+
+def check_fields(doc: Doc, kind: str) -> None:
+    """Apply the field fates to the whole document: unknown and ignored fields are warnings naming them (with
+    the closest known field), refused ones an error with the reason. Then the parsers need not warn again."""
+    version = str(doc.body.get("apiVersion", "")).rpartition("/")[2]
+    for finding in fates.check_document(kind, version, doc.body):
+        if finding.fate == "refused":
+            raise doc.error(finding.path, finding.message)
+        doc.warn(finding.message if finding.fate == "unknown" else f"{finding.path} {finding.message}")
+    doc.schema_checked = True
+
+
+def _in_version(doc: Doc, kind: str, path: str) -> bool:
+    """Whether the document's apiVersion of ``kind`` has ``path`` (v1beta1 lacks some of v1's fields)."""
+    version = str(doc.body.get("apiVersion", "")).rpartition("/")[2]
+    return version not in fates.crd_paths()[kind] or path in fates.known_paths(kind, version)
+
+
+def _rewrites(doc: Doc, path: str, items: Any) -> tuple[tuple[Rewrite, ...], tuple[tuple[str, str], ...]]:
+    """``dataFrom[i].rewrite`` (``items``) and the generator's key names after it."""
+    if items is None:
+        items = []
+    if not isinstance(items, list):
+        raise doc.error(path, f"must be a list, got {_type_word(type(items).__name__)}")
+    out = []
+    for i, item in enumerate(items):
+        ipath = f"{path}[{i}]"
+        if not isinstance(item, dict) or len([k for k in ("regexp", "transform", "merge") if item.get(k)]) != 1:
+            raise doc.error(ipath, "needs exactly one of regexp or transform (as ESO's MinProperties=1, "
+                                   "MaxProperties=1)")
+        if item.get("regexp"):
+            regexp = item["regexp"]
+            source, target = (regexp.get("source"), regexp.get("target")) if isinstance(regexp, dict) else (None, None)
+            if not isinstance(source, str) or not source:
+                raise doc.error(f"{ipath}.regexp.source", "is required (a string)")
+            if not isinstance(target, str):
+                raise doc.error(f"{ipath}.regexp.target", "is required (a string; empty removes the match)")
+            try:
+                compile_go_regexp(source)
+            except ValueError as exc:
+                raise doc.error(f"{ipath}.regexp.source", str(exc)) from exc
+            out.append(Rewrite(regexp_source=source, regexp_target=target))
+        else:
+            transform = item["transform"]
+            template = transform.get("template") if isinstance(transform, dict) else None
+            if not isinstance(template, str) or not template:
+                raise doc.error(f"{ipath}.transform.template", "is required (a string)")
+            from ..gotemplate import TemplateError, parse
+
+            try:
+                parse(template, name="transform")
+            except TemplateError as exc:
+                raise doc.error(f"{ipath}.transform.template", str(exc)) from exc
+            out.append(Rewrite(transform=template))
+    try:
+        names = rename(out, ("username", "password"))
+    except ValueError as exc:
+        raise doc.error(path, str(exc)) from exc
+    return tuple(out), tuple(names)
+
+
+def _sync_windows(doc: Doc, path: str) -> SyncWindows | None:
+    if doc.get(path, dict) is None:
+        return None
+    kind = doc.string(f"{path}.kind", required=True)
+    if kind not in ("allow", "deny"):
+        raise doc.error(f"{path}.kind", "must be allow or deny")
+    items = doc.get(f"{path}.windows", list, required=True)
+    if not items:
+        raise doc.error(f"{path}.windows", "needs at least one window")
+    windows = []
+    for i, item in enumerate(items):
+        ipath = f"{path}.windows[{i}]"
+        if not isinstance(item, dict):
+            raise doc.error(ipath, "must be a mapping with schedule and duration")
+        schedule = item.get("schedule")
+        if not isinstance(schedule, str) or not schedule.strip():
+            raise doc.error(f"{ipath}.schedule", "is required (a string)")
+        schedule = schedule.strip()
+        problem = cron.schedule_problem(schedule)
+        if problem:
+            raise doc.error(f"{ipath}.schedule", problem)
+        duration = _duration(doc, f"{ipath}.duration", item.get("duration"))
+        if duration is None:
+            raise doc.error(f"{ipath}.duration", "is required")
+        windows.append(SyncWindow(schedule, duration))
+    return SyncWindows(kind, tuple(windows))
+
 

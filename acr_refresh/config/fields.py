@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -25,6 +26,8 @@ _REPOSITORY = re.compile(rf"^{_REPO_COMPONENT}(?:/{_REPO_COMPONENT})*$")
 
 _KV_SECRET_NAME = re.compile(r"^[0-9A-Za-z-]{1,127}$")
 _KV_VAULT_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{1,22}[a-z0-9]$")
+_FINALIZER = re.compile(r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+                        r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
 _SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
 _SELECTOR_OPS = ("In", "NotIn", "Exists", "DoesNotExist")
 
@@ -35,6 +38,8 @@ class Doc:
         self.body = body
         self.location = location
         self.warnings = warnings
+        self.schema_checked = False
+        """True once :func:`.fates.check_document` has named every unknown field (ESO kinds)."""
 
     def error(self, field_path: str, message: str) -> ConfigError:
         return ConfigError(message, location=self.location, field=field_path)
@@ -65,13 +70,18 @@ class Doc:
         return value if value is not None else {}
 
     def known_fields(self, field_path: str, allowed: Iterable[str]) -> None:
-        """Warn about fields this build does not know (Kubernetes would prune them; a typo is likelier)."""
+        """Warn about fields this build does not know (Kubernetes would prune them; a typo is likelier),
+        naming the closest known one."""
         node = self.mapping(field_path) if field_path else self.body
-        allowed_set = set(allowed)
+        if self.schema_checked:
+            return
+        allowed_list = list(allowed)
         for key in node:
-            if key not in allowed_set:
+            if key not in allowed_list:
                 where = f"{field_path}.{key}" if field_path else str(key)
-                self.warn(f"unknown field {where} is ignored")
+                close = difflib.get_close_matches(str(key), allowed_list, n=1, cutoff=0.6)
+                hint = f" (did you mean {close[0]}?)" if close else ""
+                self.warn(f"unknown field {where} is ignored{hint}")
 
 
 def _type_word(name: str) -> str:
@@ -173,12 +183,12 @@ def _string_list(doc: Doc, path: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in value)
 
 
-def _check_template(doc: Doc, path: str, source: str) -> None:
+def _check_template(doc: Doc, path: str, source: str, keys: tuple[str, ...] = TEMPLATE_KEYS) -> None:
     """Parse a template and check its top-level keys now, so typos fail before any token is minted."""
     from ..gotemplate import TemplateError, parse
 
     try:
-        parse(source, name=path.rsplit(".", 1)[-1] or path).check(TEMPLATE_KEYS)
+        parse(source, name=path.rsplit(".", 1)[-1] or path).check(keys)
     except TemplateError as exc:
         raise doc.error(path, str(exc)) from exc
 
