@@ -184,6 +184,16 @@ class KubeClient:
         resp.drain_conn()
         resp.release_conn()
 
+    def patch_secret_metadata(self, namespace: str, name: str, patch: dict[str, Any], *,
+                              field_manager: str) -> None:
+        """A JSON merge patch of a Secret's metadata (take-over drops ESO's marks with it). One carrying
+        ``metadata.resourceVersion`` is a 409 :class:`DeliveryError` if the Secret changed since that read."""
+        resp = self._call(f"patch Secret {namespace}/{name}", self.core.patch_namespaced_secret, name, namespace,
+                          patch, error=DeliveryError, field_manager=field_manager,
+                          _content_type="application/merge-patch+json", _preload_content=False)
+        resp.drain_conn()
+        resp.release_conn()
+
     def list_namespaces(self, label_selector: str = "") -> list[tuple[str, dict[str, str]]]:
         """``(name, labels)`` of every namespace matching ``label_selector``."""
         result = self._call("list namespaces", self.core.list_namespace, error=DeliveryError,

@@ -13,7 +13,7 @@ FRESH = "fresh"              # left alone: what it holds is good enough
 FAILED = "failed"            # this target failed (the others went on)
 SKIPPED = "skipped"          # nothing written on purpose (dry run, creationPolicy None)
 NOT_ATTEMPTED = "not-attempted"  # the deadline or a stop signal came first
-EXPIRED = "expired"          # left alone because a policy forbids a refresh, and what it holds has lapsed
+EXPIRED = "expired"          # left alone (refreshPolicy, refreshInterval 0, syncWindows), and what it holds has lapsed
 DELETED = "deleted"          # prune: deleted
 REFUSED = "refused"          # prune: a named guard stopped the deletion
 KEPT = "kept"                # prune: not ours to delete (not created by us, or written by an older version)
@@ -35,9 +35,13 @@ STALE_REASONS = (
 FRESH_REASONS = (
     "valid",            # enough lifetime left
     "created-once",     # refreshInterval 0 / CreatedOnce: never refreshed
+    "unchanged",        # refreshPolicy OnChange: its definition is unchanged, so it is never refreshed
+    "refresh-withheld",  # a refresh is due but syncWindows withhold it (fresh: still valid); with `expired`:
+                         # the policy or windows withheld it and what it holds has lapsed
 )
 FAILURE_REASONS = (
     "mint-failed",      # its generator could not mint
+    "no-generator",     # a ClusterExternalSecret's ACRAccessToken is not in the namespace it selected
     "read-failed",      # reading the target failed
     "render-failed",    # its template failed
     "write-failed",     # the write was refused or failed

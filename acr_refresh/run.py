@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from . import events, freshness, overlap
+from . import events, freshness, overlap, policy
 from .acr import AcrClient, RetryPolicy
 from .clusters import cluster_factories
 from .config import MERGING_CREATION_POLICIES, ClusterConfig, Config, Generator, KeyVaultTarget, KubernetesTarget
@@ -195,6 +195,8 @@ class _Item:
     stale: bool = True
     existing: Any = None
     stored: freshness.Stored | None = None
+    withheld: str = ""
+    """Why refreshPolicy or syncWindows leave it alone although the token it holds lapses first (or has)."""
 
 
 # freshness.verdict's reasons, in the report's vocabulary (acr_refresh.reasons).
@@ -386,14 +388,20 @@ class _Run:
         item.report.reason = _VERDICT_REASONS.get(why, why)
         if item.report.reason == "less-than-needed":
             item.report.reason = "min-remaining" if min_remaining is not None else "half-life"
-        if fresh:
+        if isinstance(item.target, KubernetesTarget):
+            # refreshPolicy and syncWindows may leave a stale target alone (acr_refresh.policy).
+            decision = policy.decide(item.target, stored, item.report.reason, now=now, min_remaining=min_remaining)
+            item.report.reason, item.withheld = decision.reason, decision.withheld if decision.lapse else ""
+            if not decision.stale:
+                item.stale = False
+                item.report.status = decision.status
+                item.report.expires_at = stored.expires_at if stored else None
+                if decision.status == "expired":
+                    item.report.error = f"{decision.withheld}, and the token it holds has expired"
+        elif fresh:
             item.stale = False
             item.report.status = "fresh"
             item.report.expires_at = stored.expires_at if stored else None
-            if item.report.reason == "created-once" and stored and stored.expires_at and stored.expires_at <= now:
-                # Create-once (refreshInterval 0): never refreshed, and what it holds has lapsed. Say so.
-                item.report.status, item.report.reason = "expired", "expired"
-                item.report.error = "refreshInterval 0 (create once) forbids a refresh, and its token has expired"
 
     # ---------------------------------------------------------------------------------- phase 3
 
@@ -539,15 +547,27 @@ class _Run:
 
     def lapse_warnings(self, items: list[_Item]) -> list[str]:
         """A warning for every target left unrefreshed, saying when the token it still holds expires, so an
-        outage longer than the safety margin is announced before any consumer holds an expired token."""
+        outage longer than the safety margin is announced before any consumer holds an expired token; and for
+        every target whose refreshPolicy or syncWindows withhold its refresh until after its token lapses,
+        naming the expiry and why, in every run from the first that sees it until it is refreshed."""
         now = self.services.now()
         out = []
         for item in items:
-            if item.report.status not in ("failed", "not-attempted"):
-                continue
             where = (f"{item.target.key} in {item.cluster}/{item.namespace}" if item.cluster
                      else item.target.key)
             expires = item.stored.expires_at if item.stored else None
+            if item.withheld and item.report.status in ("fresh", "expired") and expires is not None:
+                # Left alone on purpose (refreshPolicy, syncWindows), and the token lapses first: say so in time.
+                if expires <= now:
+                    out.append(f"{where}: not refreshed ({item.withheld}); the token it holds EXPIRED at "
+                               f"{rfc3339(expires)}")
+                else:
+                    left = int((expires - now).total_seconds() // 60)
+                    out.append(f"{where}: will not be refreshed before the token it holds expires at "
+                               f"{rfc3339(expires)} ({left} min left): {item.withheld}")
+                continue
+            if item.report.status not in ("failed", "not-attempted"):
+                continue
             if expires is None:
                 out.append(f"{where}: not refreshed, and its current expiry is unknown")
             elif expires <= now:

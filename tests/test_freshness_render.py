@@ -100,7 +100,7 @@ def secret(**meta: object) -> dict:
             "metadata": {"name": "s", "namespace": "n", **meta}}
 
 
-def test_eso_managed_secrets_are_recognised_until_we_own_them() -> None:
+def test_eso_managed_secrets_are_recognised_whatever_else_they_carry() -> None:
     owned = secret(ownerReferences=[{"apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
                                      "name": "es", "uid": "u"}])
     assert inspect_secret(owned).eso_managed
@@ -108,5 +108,7 @@ def test_eso_managed_secrets_are_recognised_until_we_own_them() -> None:
     assert inspect_secret(by_fields).eso_managed
     taken_over = secret(labels={MANAGED_BY_LABEL: "acr-refresh"},
                         managedFields=[{"manager": "external-secrets", "operation": "Apply"}])
-    assert not inspect_secret(taken_over).eso_managed and inspect_secret(taken_over).ours
+    # Our marks do not outweigh ESO's (ESO may be writing it again): a take-over removes ESO's marks instead.
+    assert inspect_secret(taken_over).eso_managed and inspect_secret(taken_over).ours
+    assert inspect_secret(taken_over).stored is None
     assert not inspect_secret(secret()).eso_managed and inspect_secret(secret()).stored is None

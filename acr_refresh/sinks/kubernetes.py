@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ..config import MERGING_CREATION_POLICIES
-from ..errors import DeliveryError
+from ..errors import DeliveryError, truncate
 from ..freshness import Stored
 from ..kube import KubeClient
 from ..render import (
@@ -32,10 +32,19 @@ CREATED_ANNOTATION = "acr-refresh/created"
 POLICY_ANNOTATION = "acr-refresh/creation-policy"
 # On a ServiceAccount: the Secrets we added to its imagePullSecrets (prune unlinks only these).
 SA_PULL_SECRETS_ANNOTATION = "acr-refresh/image-pull-secrets"
-# External Secrets Operator's own marks: its field manager since 2022, its older one, and its label.
+# External Secrets Operator's own marks (ESO v2.9.0, pkg/controllers/externalsecret/): its field manager since
+# 2022 (``fqdnFor``: ``externalsecrets.external-secrets.io/<ExternalSecret>``, or ``.../sha3/<hash>`` for long
+# names), its older one, its label, and the controller reference of creationPolicy Owner.
 ESO_MANAGER_PREFIX = "externalsecrets.external-secrets.io/"
 ESO_MANAGERS = ("external-secrets",)
 ESO_MANAGED_LABEL = "reconcile.external-secrets.io/managed"
+ESO_OWNER_GROUP = "external-secrets.io"
+ESO_OWNER_KIND = "ExternalSecret"
+# Every label and annotation ESO sets on a Secret for itself is under this prefix: LabelManaged, LabelOwner
+# (``created-by``, Owner only) and AnnotationDataHash (apis/externalsecrets/v1/externalsecret_types.go). The
+# labels and annotations it copies from the ExternalSecret or its template are the user's and stay.
+ESO_MARK_PREFIX = "reconcile.external-secrets.io/"
+ESO_RELEASE_ATTEMPTS = 3
 MAX_TOKEN_LIFETIME = timedelta(hours=24)
 """No registry token lives longer: a recorded expiry further after its issue time is not credible."""
 
@@ -52,11 +61,14 @@ class Existing:
     legacy: bool
     """Written by an earlier version: our managed-by label and no created marker."""
     eso_managed: bool
+    """External Secrets Operator manages it (any of :func:`eso_marks`), whatever else it carries."""
     stored: Stored | None
     target: str
     policy: str = ""
     uid: str = ""
     resource_version: str = ""
+    eso_marks: tuple[str, ...] = ()
+    """What says ESO manages it, for the report (names only: an ExternalSecret, a manager, a label)."""
 
 
 def parse_time(text: object) -> datetime | None:
@@ -96,17 +108,56 @@ def _owns(entry: object, annotation: str) -> bool:
     return isinstance(notes, dict) and f"f:{annotation}" in notes
 
 
+def _eso_owner(ref: object) -> bool:
+    return (isinstance(ref, dict) and ref.get("kind") == ESO_OWNER_KIND
+            and str(ref.get("apiVersion", "")).split("/")[0] == ESO_OWNER_GROUP)
+
+
+def _eso_manager(entry: object) -> bool:
+    manager = str(entry.get("manager") or "") if isinstance(entry, dict) else ""
+    return manager.startswith(ESO_MANAGER_PREFIX) or manager in ESO_MANAGERS
+
+
+def eso_marks(meta: dict[str, Any]) -> tuple[str, ...]:
+    """Each sign that External Secrets Operator manages a Secret: an ExternalSecret ownerReference, a
+    managed-fields entry of ESO's field manager, ESO's managed label. Empty when there is none."""
+    marks = [f"ownerReference to ExternalSecret {truncate(str(o.get('name') or ''), 80)}"
+             for o in _list(meta.get("ownerReferences")) if _eso_owner(o)]
+    marks += [f"field manager {truncate(str(e.get('manager')), 100)}"
+              for e in _list(meta.get("managedFields")) if _eso_manager(e)]
+    if _str_map(meta.get("labels")).get(ESO_MANAGED_LABEL) == "true":
+        marks.append(f"label {ESO_MANAGED_LABEL}=true")
+    return tuple(dict.fromkeys(marks))
+
+
 def eso_managed(meta: dict[str, Any]) -> bool:
     """ESO manages it: an ExternalSecret ownerReference, ESO's field manager, or ESO's managed label."""
+    return bool(eso_marks(meta))
+
+
+def eso_release_patch(meta: dict[str, Any]) -> dict[str, Any] | None:
+    """The JSON merge patch that removes ESO's marks from a Secret whose metadata is ``meta``, or None when it
+    has none: its ExternalSecret ownerReferences (deleting the ExternalSecret would otherwise garbage-collect
+    the Secret), its ``reconcile.external-secrets.io/`` labels and annotations, its managed-fields entries. The
+    patch carries the ``resourceVersion`` read, so a Secret changed since is a 409, not a lost change; and the
+    managedFields it writes are the other entries exactly as read (dropping entries is the only way to make a
+    manager forget fields: apply cannot)."""
+    out: dict[str, Any] = {}
     owners = _list(meta.get("ownerReferences"))
-    if any(isinstance(o, dict) and o.get("kind") == "ExternalSecret"
-           and str(o.get("apiVersion", "")).startswith("external-secrets.io/") for o in owners):
-        return True
+    if any(_eso_owner(o) for o in owners):
+        out["ownerReferences"] = [o for o in owners if not _eso_owner(o)] or None
+    for key in ("labels", "annotations"):
+        notes = meta.get(key)
+        ours = [k for k in notes if str(k).startswith(ESO_MARK_PREFIX)] if isinstance(notes, dict) else []
+        if ours:
+            out[key] = dict.fromkeys(ours)
     entries = _list(meta.get("managedFields"))
-    managers = [str(e.get("manager") or "") for e in entries if isinstance(e, dict)]
-    if any(m.startswith(ESO_MANAGER_PREFIX) or m in ESO_MANAGERS for m in managers):
-        return True
-    return _str_map(meta.get("labels")).get(ESO_MANAGED_LABEL) == "true"
+    if any(_eso_manager(e) for e in entries):
+        # [{}] is the API server's way to clear the list (every version); never needed after our own apply.
+        out["managedFields"] = [e for e in entries if not _eso_manager(e)] or [{}]
+    if not out:
+        return None
+    return {"metadata": {"resourceVersion": str(meta.get("resourceVersion") or ""), **out}}
 
 
 def inspect_secret(secret: dict[str, Any]) -> Existing:
@@ -120,21 +171,47 @@ def inspect_secret(secret: dict[str, Any]) -> Existing:
     labelled = labels.get(MANAGED_BY_LABEL) == MANAGED_BY
     target = annotations.get(TARGET_ANNOTATION, "")
     ours = created or labelled or bool(target)
+    marks = eso_marks(meta)
     stored = None
-    if ours:
+    # A Secret ESO manages is never fresh by our record: ESO may have rewritten it under our annotations (or
+    # copied them from an ExternalSecret), so it goes to the write guard, which refuses it or takes it over.
+    if ours and not marks:
         issued_at, expires_at = credible_record(annotations.get(ISSUED_ANNOTATION), annotations.get(EXPIRES_ANNOTATION))
         stored = Stored(issued_at=issued_at, expires_at=expires_at, inputs_hash=annotations.get(HASH_ANNOTATION, ""))
     kind = secret.get("type")
     return Existing(type=kind if isinstance(kind, str) and kind else "Opaque", ours=ours, created=created,
-                    legacy=labelled and not created, eso_managed=eso_managed(meta) and not ours,
+                    legacy=labelled and not created, eso_managed=bool(marks),
                     stored=stored, target=target, policy=annotations.get(POLICY_ANNOTATION, ""),
-                    uid=str(meta.get("uid") or ""), resource_version=str(meta.get("resourceVersion") or ""))
+                    uid=str(meta.get("uid") or ""), resource_version=str(meta.get("resourceVersion") or ""),
+                    eso_marks=marks)
 
 
 def read_existing(client: KubeClient, namespace: str, name: str) -> Existing | None:
     """The live Secret's state, or None when there is none."""
     secret = client.read_secret(namespace, name)
     return inspect_secret(secret) if secret is not None else None
+
+
+def check_write(cluster: str, desired: DesiredSecret, existing: Existing | None, *, creation_policy: str,
+                take_over: bool) -> None:
+    """The write guard alone (no request): raise the :class:`DeliveryError` :func:`write_secret` would refuse
+    ``desired`` with, or return. A dry run can call it to say what a real run would refuse."""
+    where = f"cluster {cluster}: Secret {desired.namespace}/{desired.name}"
+    if existing is None:
+        if creation_policy == "Merge":
+            raise DeliveryError(f"{where} does not exist and creationPolicy Merge never creates", reason="missing")
+        return
+    if existing.eso_managed and not take_over:
+        raise DeliveryError(f"{where} is managed by External Secrets Operator ({', '.join(existing.eso_marks)}): "
+                            "refused in live state; stop ESO managing it (README \"Migrate from ESO's ACR "
+                            f"generator\"), then run once with --take-over {desired.namespace}/{desired.name}",
+                            reason="eso-managed")
+    if existing.type != desired.type:
+        raise DeliveryError(f"{where} has type {existing.type}, the template wants {desired.type}; Kubernetes "
+                            "cannot change a Secret's type: delete it or change the template", reason="conflict")
+    if creation_policy not in MERGING_CREATION_POLICIES and not existing.ours and not take_over:
+        raise DeliveryError(f"{where} exists and was not written by acr-refresh; run with --take-over "
+                            f"{desired.namespace}/{desired.name} to adopt it", reason="not-ours")
 
 
 def write_secret(
@@ -144,16 +221,18 @@ def write_secret(
 
     - A missing Secret is created by a create request carrying our labels and the created marker (``Merge``
       never creates). If it appeared meanwhile, the create fails and nothing is overwritten.
-    - An existing Secret: refused when External Secrets Operator manages it (unless ``take_over`` names it),
-      when its type differs (Kubernetes cannot change it), and, for ``Owner``/``Orphan``, when it carries no
-      marker of ours (unless ``take_over``). ``Merge``/``CreateOrMerge`` write only their data keys and our
-      annotations, never labels, so an application's (say Helm's) labels stay as they are.
+    - An existing Secret (:func:`check_write`): refused when External Secrets Operator manages it (unless
+      ``take_over`` names it), when its type differs (Kubernetes cannot change it), and, for
+      ``Owner``/``Orphan``, when it carries no marker of ours (unless ``take_over``). ``Merge``/``CreateOrMerge``
+      write only their data keys and our annotations, never labels, so an application's (say Helm's) labels
+      stay as they are.
     - Writes are server-side applies with force, allowed because the body holds nothing but our own fields.
+    - Taking a Secret over from ESO: the apply carries the resourceVersion the guard inspected (a Secret
+      changed since is a 409, reason ``conflict``, left as it is), then :func:`release_eso` drops ESO's marks.
     """
     where = f"cluster {client.name}: Secret {desired.namespace}/{desired.name}"
+    check_write(client.name, desired, existing, creation_policy=creation_policy, take_over=take_over)
     if existing is None:
-        if creation_policy == "Merge":
-            raise DeliveryError(f"{where} does not exist and creationPolicy Merge never creates", reason="missing")
         body = desired.manifest(annotations={**desired.annotations, CREATED_ANNOTATION: desired.annotations.get(
             ISSUED_ANNOTATION, "") or "true", POLICY_ANNOTATION: creation_policy})
         try:
@@ -167,21 +246,48 @@ def write_secret(
                                     reason="forbidden") from exc
             raise
         return
-    if existing.eso_managed and not take_over:
-        raise DeliveryError(f"{where} is managed by External Secrets Operator; stop ESO managing it, or run with "
-                            f"--take-over {desired.namespace}/{desired.name} to migrate", reason="eso-managed")
-    if existing.type != desired.type:
-        raise DeliveryError(f"{where} has type {existing.type}, the template wants {desired.type}; Kubernetes "
-                            "cannot change a Secret's type: delete it or change the template", reason="conflict")
-    merge = creation_policy in MERGING_CREATION_POLICIES
-    if not merge and not existing.ours and not take_over:
-        raise DeliveryError(f"{where} exists and was not written by acr-refresh; run with --take-over "
-                            f"{desired.namespace}/{desired.name} to adopt it", reason="not-ours")
     # Labels only on Secrets we created (or an earlier version wrote): on others, annotations only.
+    merge = creation_policy in MERGING_CREATION_POLICIES
     labels = desired.labels if (existing.created or existing.legacy) and not merge else {}
-    client.apply_secret(desired.manifest(labels=labels, annotations={**desired.annotations,
-                                                                     POLICY_ANNOTATION: creation_policy}),
-                        field_manager=FIELD_MANAGER)
+    body = desired.manifest(labels=labels, annotations={**desired.annotations, POLICY_ANNOTATION: creation_policy})
+    if not existing.eso_managed:
+        client.apply_secret(body, field_manager=FIELD_MANAGER)
+        return
+    # Taking over from ESO: apply (force moves ESO's data keys to us) only to the Secret the guard inspected,
+    # then drop ESO's marks. In this order our own entry is never missing from the managedFields written back.
+    if existing.resource_version:
+        body["metadata"]["resourceVersion"] = existing.resource_version
+    try:
+        client.apply_secret(body, field_manager=FIELD_MANAGER)
+    except DeliveryError as exc:
+        if exc.status == 409:
+            raise DeliveryError(f"{where} changed while this run took it over from External Secrets Operator: "
+                                "left as it is; the next run checks it again", status=409, reason="conflict") from exc
+        raise
+    release_eso(client, desired.namespace, desired.name)
+
+
+def release_eso(client: KubeClient, namespace: str, name: str) -> None:
+    """Remove External Secrets Operator's marks from a Secret (:func:`eso_release_patch`), so the next run
+    needs no ``--take-over``. Read, patch with the resourceVersion read; a 409 (changed meanwhile) reads again,
+    up to :data:`ESO_RELEASE_ATTEMPTS` times. Raises :class:`DeliveryError` saying the credential is written."""
+    where = f"cluster {client.name}: Secret {namespace}/{name}"
+    for attempt in range(1, ESO_RELEASE_ATTEMPTS + 1):
+        secret = client.read_secret(namespace, name)
+        if secret is None:
+            raise DeliveryError(f"{where} was deleted right after this run wrote it", reason="missing")
+        patch = eso_release_patch(secret["metadata"])
+        if patch is None:
+            return
+        try:
+            client.patch_secret_metadata(namespace, name, patch, field_manager=FIELD_MANAGER)
+            return
+        except DeliveryError as exc:
+            if exc.status == 409 and attempt < ESO_RELEASE_ATTEMPTS:
+                continue
+            raise DeliveryError(f"{exc}; the credential is written, but External Secrets Operator's marks are "
+                                "still on it (is ESO still writing it?): run --take-over again once ESO has let go",
+                                status=exc.status, reason="conflict" if exc.status == 409 else None) from exc
 
 
 def release_secret(client: KubeClient, namespace: str, name: str) -> None:

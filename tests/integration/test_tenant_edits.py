@@ -116,5 +116,5 @@ def test_create_once_holding_an_expired_token_is_expired_not_fresh(em: Emulator,
     later = fast_services(now=lambda: datetime.now(UTC) + timedelta(days=2))
     report = run(config, RunOptions(), services=later)
     (target,) = report.to_dict()["generators"][0]["targets"]
-    assert (target["status"], target["reason"]) == ("expired", "expired")
+    assert (target["status"], target["reason"]) == ("expired", "refresh-withheld")
     assert report.ok is False
