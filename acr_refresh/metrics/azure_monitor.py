@@ -72,6 +72,8 @@ def export(series: RunSeries, *, connection_string: str, timeout: float, final: 
             _state.update(_configure(connection_string, timeout))
         elif _state["connection_string"] != connection_string:
             raise MetricsError("the connection string changed; restart the process to use the new one")
+        if _latest.series is not None:  # a warm process knows the last run's per-target values
+            series.merge(_latest.series.samples)
         _latest.set(series)
         provider, outcomes = _state["provider"], _state["outcomes"]
         since = len(outcomes.results)

@@ -9,7 +9,8 @@ The method is chosen so that no run erases what only an earlier run could know (
   (``GET /api/v1/metrics``) and each per-target series this run cannot replace is pushed again with its last
   known value: targets the run did not read (deadline, SIGTERM, a failed read) keep their expiry, targets it
   did not attempt keep their failure state, and a partial run (cut short, or ``--generator``) keeps the
-  targets it never saw. Targets gone from the config disappear with the next complete run.
+  targets it never saw. Targets gone from the config disappear with the next complete run. The same read
+  gives each failing target's consecutive-failure count its previous value.
 - If the group cannot be read, nothing is pushed (a warning says so): pushing blind could erase last known
   expiries.
 """
@@ -24,7 +25,7 @@ import requests
 
 from . import MetricsError
 from .prometheus import CONTENT_TYPE, exposition
-from .series import EXPIRY, LAST_FAILURE, TARGET_LABELS, RunSeries, Sample
+from .series import CONSECUTIVE, EXPIRY, LAST_FAILURE, TARGET_LABELS, RunSeries, Sample
 
 JOB = "acr-refresh"
 
@@ -56,22 +57,17 @@ def previous_group(session: requests.Session, url: str, shard: int, deadline: fl
     return {}
 
 
-def carried(series: RunSeries, group: dict[str, Any]) -> list[Sample]:
-    """The per-target samples of ``group`` that are still the last known values (see the module's rules)."""
+def samples(group: dict[str, Any]) -> list[Sample]:
+    """The group's per-target samples."""
     out: list[Sample] = []
-    for name in (EXPIRY, LAST_FAILURE):
-        family = group.get(name) or {}
-        for metric in family.get("metrics") or ():
+    for name in (EXPIRY, LAST_FAILURE, CONSECUTIVE):
+        for metric in (group.get(name) or {}).get("metrics") or ():
             found = metric.get("labels") or {}
-            labels = tuple((k, str(found.get(k, ""))) for k in TARGET_LABELS)
-            sample = Sample(name, labels, 0.0)
-            if not series.keeps(name, sample.identity()):
-                continue
             try:
                 value = float(metric.get("value"))
             except (TypeError, ValueError):
                 continue
-            out.append(Sample(name, labels, value))
+            out.append(Sample(name, tuple((k, str(found.get(k, ""))) for k in TARGET_LABELS), value))
     return out
 
 
@@ -83,8 +79,8 @@ def push(url: str, series: RunSeries, *, timeout: float) -> int:
     try:
         try:
             group = previous_group(session, url, series.shard[0], deadline)
-            kept = carried(series, group)
-            body = exposition([*series.samples, *kept])
+            kept = series.merge(samples(group))
+            body = exposition(series.samples)
             resp = session.post(group_url(url, series.shard[0]), data=body,
                                 headers={"Content-Type": CONTENT_TYPE}, timeout=_left(deadline))
         except requests.exceptions.Timeout as exc:
@@ -93,6 +89,6 @@ def push(url: str, series: RunSeries, *, timeout: float) -> int:
             raise MetricsError(f"connection failed ({type(exc).__name__})") from exc
         if resp.status_code not in (200, 202):
             raise MetricsError(f"push answered HTTP {resp.status_code}")
-        return len(kept)
+        return kept
     finally:
         session.close()

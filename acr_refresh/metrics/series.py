@@ -36,6 +36,7 @@ class Metric:
 
 EXPIRY = PREFIX + "credential_expiry_timestamp_seconds"
 LAST_FAILURE = PREFIX + "target_last_failure"
+CONSECUTIVE = PREFIX + "target_consecutive_failures"
 RUN_START = PREFIX + "run_start_timestamp_seconds"
 RUN_DURATION = PREFIX + "run_duration_seconds"
 RUN_CUT_SHORT = PREFIX + "run_cut_short"
@@ -51,6 +52,10 @@ METRICS: tuple[Metric, ...] = (
     Metric(LAST_FAILURE, "gauge", TARGET_LABELS,
            "1 if the target failed (or holds an expired credential it may not refresh) in its last attempted "
            "run, else 0."),
+    Metric(CONSECUTIVE, "gauge", TARGET_LABELS,
+           "How many attempted runs in a row the target failed (0 after a success; a run that did not attempt it "
+           "neither counts nor resets). Needs the last value: exact with the Pushgateway and in a long-lived "
+           "process, else it counts this run only."),
     Metric(RUN_START, "gauge", (), "Unix time at which the last run started."),
     Metric(RUN_DURATION, "gauge", (), "How long the last run took, in seconds."),
     Metric(RUN_CUT_SHORT, "gauge", (), "1 if the deadline or a stop signal came before the last run's work was "
@@ -105,6 +110,25 @@ class RunSeries:
         if name == EXPIRY:
             return identity in self.unknown_expiry
         return identity in self.unknown_failure
+
+    def merge(self, previous: list[Sample]) -> int:
+        """Take in the last known per-target samples (an earlier run's): those this run cannot replace are
+        kept, and each failing target's consecutive-failure count goes on from its last value. Returns how
+        many samples were kept."""
+        counts: dict[tuple[str, ...], float] = {}
+        kept = []
+        for sample in previous:
+            if sample.name not in (EXPIRY, LAST_FAILURE, CONSECUTIVE):
+                continue
+            if sample.name == CONSECUTIVE:
+                counts[sample.identity()] = max(counts.get(sample.identity(), 0.0), sample.value)
+            if self.keeps(sample.name, sample.identity()):
+                kept.append(sample)
+        for i, sample in enumerate(self.samples):
+            if sample.name == CONSECUTIVE and sample.value >= 1:
+                self.samples[i] = Sample(CONSECUTIVE, sample.labels, counts.get(sample.identity(), 0.0) + 1)
+        self.samples.extend(kept)
+        return len(kept)
 
     def by_name(self, name: str) -> list[Sample]:
         return [s for s in self.samples if s.name == name]
@@ -170,7 +194,9 @@ def from_report(report: Any, counts: telemetry.Counts | None = None, *, shard: t
             if target.status == reasons.NOT_ATTEMPTED:
                 out.unknown_failure.add(identity)
             else:
-                add(Sample(LAST_FAILURE, labels, 1.0 if target.status in FAILED_STATUSES else 0.0))
+                failed = 1.0 if target.status in FAILED_STATUSES else 0.0
+                add(Sample(LAST_FAILURE, labels, failed))
+                add(Sample(CONSECUTIVE, labels, failed))
     started = report.started_at.timestamp()
     add(Sample(RUN_START, (), started))
     add(Sample(RUN_DURATION, (), float(report.duration_seconds)))

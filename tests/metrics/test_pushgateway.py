@@ -203,6 +203,12 @@ def test_a_failed_run_keeps_the_last_success(em: Emulator, cfg: Path, stack: Sta
     assert {r["metric"]["reason"] for r in failing} == {"mint-failed"}
     assert expiries(stack) == before  # what they hold (read this run) still expires then
     assert value(stack, 'acr_refresh_targets{status="failed"}') == 4
+    assert value(stack, "max(acr_refresh_target_consecutive_failures)") == 1
+    code, _, _ = run(cfg, stack.gateway, "--force")  # fails again: the count goes on from the gateway's
+    assert code == 1
+    scraped(stack)
+    assert value(stack, "min(acr_refresh_target_consecutive_failures)") == 2
+    assert value(stack, "acr_refresh_last_success_timestamp_seconds") == success
 
 
 def silent_server() -> tuple[socket.socket, str]:
