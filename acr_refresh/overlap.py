@@ -53,7 +53,7 @@ def conflicts(places: Iterable[tuple[tuple[str, str, str], KubernetesTarget]]
 def check_static(targets: Iterable[KubernetesTarget]) -> None:
     """Refuse (ConfigError, naming the second target's file, document and field) two targets whose fixed
     namespaces resolve to the same Secret, unless they may share it."""
-    places = [((c, ns, t.secret_name), t) for t in targets if t.selector is None
+    places = [((c, ns, t.secret_name), t) for t in targets if not t.selectors
               for c in t.clusters for ns in t.namespaces if ns not in t.exclude_namespaces]
     for (cluster, ns, name), clash in conflicts(places).items():
         first, second = clash[0], clash[1]

@@ -47,12 +47,20 @@ def describe_target(target: KubernetesTarget | KeyVaultTarget) -> dict[str, Any]
         return {"kind": "KeyVaultSecret", "source": target.key, "generator": target.generator,
                 "vault": target.vault_url.rstrip("/"), "secretName": target.secret_name,
                 "identity": describe_auth_block(target.auth) if target.auth else "ambient (DefaultAzureCredential)"}
-    selector = target.selector.to_query() if target.selector else None
-    return {"kind": "KubernetesSecret", "source": target.key, "generator": target.generator,
+    selectors = [s.to_query() for s in target.selectors]
+    return {"kind": "KubernetesSecret", "source": target.key, "generator": generator_of(target),
             "clusters": list(target.clusters), "namespaces": list(target.namespaces),
-            "namespaceSelector": selector, "excludeNamespaces": list(target.exclude_namespaces),
+            # Several selectors are ORed; namespaceSelector (the first, or None) is kept for existing readers.
+            "namespaceSelector": selectors[0] if selectors else None, "namespaceSelectors": selectors,
+            "excludeNamespaces": list(target.exclude_namespaces),
             "name": target.secret_name, "type": target.template.type or "Opaque",
             "creationPolicy": target.creation_policy, "serviceAccounts": list(target.service_accounts)}
+
+
+def generator_of(target: KubernetesTarget) -> str:
+    """The generator a target names; resolved per namespace (a ClusterExternalSecret) it reads
+    ``<namespace>/<name>`` or ``ClusterGenerator/<name>@<namespace>``."""
+    return target.generator or target.generator_for("<namespace>")
 
 
 def describe_auth_block(auth: Any) -> str:
@@ -72,6 +80,7 @@ def plan_dict(config: Config) -> dict[str, Any]:
         "warnings": list(config.warnings),
         "generators": [
             {
+                "key": g.key,
                 "namespace": g.namespace,
                 "name": g.name,
                 "registry": g.registry,
@@ -83,6 +92,13 @@ def plan_dict(config: Config) -> dict[str, Any]:
                 "source": str(g.location) if g.location else None,
             }
             for g in config.generators
+        ],
+        "clusterGenerators": [
+            {"name": c.name, "key": c.key, "registry": c.template.registry, "environmentType": c.template.cloud.name,
+             "tokenType": c.template.token_type, "scope": c.template.scope or None,
+             "entraScope": c.template.entra_scope, "auth": describe_auth(c.instantiate("<namespace>")),
+             "source": str(c.location) if c.location else None}
+            for c in config.cluster_generators
         ],
         "targets": ([describe_target(t) for t in config.kube_targets]
                     + [describe_target(t) for t in config.vault_targets]),
@@ -109,8 +125,15 @@ def plan_text(config: Config) -> str:
         auth = g["auth"]
         who = ", ".join(f"{k}={v}" for k, v in auth.items() if k != "kind" and v)
         scope = f" scope {g['scope']}" if g["scope"] else ""
-        lines.append(f"  {g['namespace']}/{g['name']}: {g['tokenType']} token for {g['registry']}{scope}"
+        lines.append(f"  {g['key']}: {g['tokenType']} token for {g['registry']}{scope}"
                      f" via {auth['kind']} ({who}) [{g['entraScope']}]")
+    if data["clusterGenerators"]:
+        lines.append(f"cluster generators: {len(data['clusterGenerators'])} (instantiated in each consuming namespace)")
+    for c in data["clusterGenerators"]:
+        auth = c["auth"]
+        who = ", ".join(f"{k}={v}" for k, v in auth.items() if k != "kind" and v)
+        lines.append(f"  {c['key']}: {c['tokenType']} token for {c['registry']} via {auth['kind']} ({who}) "
+                     f"[{c['entraScope']}]")
     if data["targets"]:
         lines.append(f"targets: {len(data['targets'])}")
     for t in data["targets"]:
@@ -119,8 +142,9 @@ def plan_text(config: Config) -> str:
                          f"via {t['identity']}")
         else:
             parts = list(t["namespaces"])
-            if t["namespaceSelector"]:
-                parts.append(f"namespaces matching {t['namespaceSelector']}")
+            if t["namespaceSelectors"]:
+                parts.append("namespaces matching " + " or ".join(repr(q) if q else "(all)"
+                                                                    for q in t["namespaceSelectors"]))
             where = ", ".join(parts)
             lines.append(f"  {t['source']} <- {t['generator']}: Secret {t['name']} ({t['type']}) in [{where}] "
                          f"on {', '.join(t['clusters'])}")

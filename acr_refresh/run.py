@@ -28,7 +28,17 @@ from typing import Any, TypeVar
 from . import events, freshness, overlap, policy
 from .acr import AcrClient, RetryPolicy
 from .clusters import cluster_factories
-from .config import MERGING_CREATION_POLICIES, ClusterConfig, Config, Generator, KeyVaultTarget, KubernetesTarget
+from .config import (
+    MERGING_CREATION_POLICIES,
+    ClusterConfig,
+    ClusterGeneratorInstance,
+    Config,
+    Generator,
+    KeyVaultTarget,
+    KubernetesTarget,
+    cluster_generator_key,
+)
+from .config.cluster import NAME_LABEL
 from .errors import AcrRefreshError, MintError, UsageError, truncate
 from .identity import Identities
 from .kube import KubeClients
@@ -162,21 +172,37 @@ def shard_of(key: str, count: int) -> int:
     return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big") % count
 
 
+def shard_key(gen: Generator) -> str:
+    """What a generator is sharded by: its key, or for a ClusterGenerator instance the ClusterGenerator's
+    (``ClusterGenerator/<name>``), so all its namespaces share one shard and one exchange per identity."""
+    return cluster_generator_key(gen.cluster_generator) if isinstance(gen, ClusterGeneratorInstance) else gen.key
+
+
 def select(config: Config, keys: tuple[str, ...], shard: tuple[int, int] | None = None) -> list[Generator]:
     """The generators named by ``keys`` (all when empty), limited to ``shard`` ``(index, count)``.
-    An unknown key is a :class:`UsageError`."""
+
+    A key is ``namespace/name``, ``ClusterGenerator/<name>@<namespace>`` (that instance) or
+    ``ClusterGenerator/<name>`` (every instance; those found by expanding ClusterExternalSecrets join at run
+    time). An unknown key is a :class:`UsageError`."""
     if shard is not None:
         index, count = shard
         if count < 1 or not 0 <= index < count:
             raise UsageError(f"shard {index}/{count}: need 0 <= INDEX < COUNT")
-        return [g for g in select(config, keys) if shard_of(g.key, count) == index]
+        return [g for g in select(config, keys) if shard_of(shard_key(g), count) == index]
     if not keys:
         return list(config.generators)
     chosen: list[Generator] = []
     for key in keys:
+        if key.startswith("ClusterGenerator/") and "@" not in key:
+            name = key.partition("/")[2]
+            if any(c.name == name for c in config.cluster_generators):
+                chosen += [g for g in config.generators if isinstance(g, ClusterGeneratorInstance)
+                           and g.cluster_generator == name and g not in chosen]
+                continue
         gen = config.generator(key)
         if gen is None:
-            known = ", ".join(g.key for g in config.generators) or "none"
+            known = ", ".join([g.key for g in config.generators]
+                              + [f"{c.key}[@<namespace>]" for c in config.cluster_generators]) or "none"
             raise UsageError(f"unknown generator {key!r} (known: {known})")
         if gen not in chosen:
             chosen.append(gen)
@@ -205,6 +231,13 @@ _VERDICT_REASONS = {
     "no recorded expiry": "no-record", "expired": "expired", "older than refreshInterval": "max-age",
     "less than the required lifetime left": "less-than-needed", "fresh": "valid",
 }
+
+
+def _entry(gen: Generator) -> GeneratorReport:
+    """A generator's report entry. A ClusterGenerator instance's reads namespace ``ClusterGenerator`` and
+    name ``<name>@<namespace>``: its ``namespace/name`` is the key ``--generator`` takes, as for the others."""
+    namespace, _, name = gen.key.partition("/")
+    return GeneratorReport(namespace, name, gen.registry, gen.token_type)
 
 
 def _failure_reason(exc: BaseException) -> str:
@@ -335,15 +368,104 @@ class _Run:
                                      "left as it is (only Merge/CreateOrMerge targets with disjoint keys may share)")
 
     def namespaces(self, kt: KubernetesTarget, cluster: str) -> list[str]:
+        """The namespaces ``kt`` expands to in ``cluster``: its fixed ones, then those any selector matches."""
         chosen = list(kt.namespaces)
-        if kt.selector is not None:
-            query = kt.selector.to_query()
+        if kt.selectors:
+            # One selector: the server filters. Several (ORed): one list of every namespace, matched here,
+            # rather than one list per selector as ESO's GetTargetNamespaces makes (the same namespaces).
+            # A selector on kubernetes.io/metadata.name (a ClusterExternalSecret's `namespaces`) is matched
+            # here too, with that label as API servers since 1.21 set it, so older ones select the same.
+            by_name = any(NAME_LABEL in s.keys() for s in kt.selectors)
+            query = kt.selectors[0].to_query() if len(kt.selectors) == 1 and not by_name else ""
             listed = self.namespace_lists.get(
                 (cluster, query), lambda: self.services.kube.get(cluster).list_namespaces(query)
             )
-            chosen += [name for name, labels in listed if kt.selector.matches(labels)]
+            chosen += [name for name, labels in listed
+                       if any(s.matches({NAME_LABEL: name, **labels}) for s in kt.selectors)]
         excluded = set(kt.exclude_namespaces)
         return [ns for ns in dict.fromkeys(chosen) if ns not in excluded]
+
+    def selects(self, gen: Generator, chosen: set[str]) -> bool:
+        """Whether this run selected ``gen``, found while expanding a per-namespace target."""
+        if gen.key in chosen:
+            return True
+        keys = self.options.generators
+        instance = isinstance(gen, ClusterGeneratorInstance)
+        if keys:
+            return instance and (gen.key in keys or shard_key(gen) in keys)
+        if self.options.shard is not None and instance:
+            return shard_of(shard_key(gen), self.options.shard[1]) == self.options.shard[0]
+        return instance  # a static generator not chosen was left out by --shard
+
+    def expand_per_namespace(self, generators: list[Generator], entries: dict[str, GeneratorReport],
+                             items: dict[str, list[_Item]]) -> list[Generator]:
+        """Phase 1 for targets whose generator is resolved in each namespace (ClusterExternalSecrets): expand
+        each once per cluster, and give each namespace's Secret to the generator its ref names there: the
+        ACRAccessToken ``<namespace>/<name>`` (missing: that Secret fails, ``no-generator``; the others go on)
+        or the ClusterGenerator instance ``ClusterGenerator/<name>@<namespace>``. Returns the generators so
+        found that were not selected up front (instances); their entries and items are added."""
+        pairs = [(kt, c) for kt in self.config.kube_targets if kt.per_namespace for c in kt.clusters]
+        if not pairs:
+            return []
+        found: dict[tuple[str, str], list[str] | Exception] = {}
+
+        def one(pair: tuple[KubernetesTarget, str]) -> None:
+            try:
+                found[(pair[0].key, pair[1])] = self.namespaces(*pair)
+            except Exception as exc:  # noqa: BLE001 - one cluster's failure must not stop the others
+                found[(pair[0].key, pair[1])] = exc
+
+        self.each(one, pairs)
+        chosen = {g.key for g in generators}
+        static = {g.key: g for g in self.config.generators}
+        cluster_gens = {c.name: c for c in self.config.cluster_generators}
+        keys = self.options.generators
+        new: list[Generator] = []
+        for kt, cluster in pairs:
+            result = found.get((kt.key, cluster))
+            if result is None:  # given up after a stop signal
+                continue
+            if isinstance(result, Exception):
+                self.expansion_failures.setdefault(cluster, f"{kt.key}: {_error(result)}")
+                key = kt.generator_for("*")  # every namespace: the report's `ClusterGenerator/<name>@*` or `*/<name>`
+                root = cluster_generator_key(kt.generator_name)
+                if keys and not any(k == root or k.startswith(f"{root}@") or k.endswith(f"/{kt.generator_name}")
+                                    for k in keys):
+                    continue
+                namespace, _, name = key.partition("/")
+                entry = entries.setdefault(key, GeneratorReport(namespace, name, "", "", status="failed",
+                                                                error=f"{kt.key}: not expanded"))
+                entry.targets.append(TargetReport("KubernetesSecret", "failed", cluster=cluster, namespace="",
+                                                  name=kt.secret_name, error=f"{kt.key}: {_error(result)}",
+                                                  reason="read-failed"))
+                continue
+            for ns in result:
+                key = kt.generator_for(ns)
+                gen = static.get(key)
+                if gen is None and kt.generator_ref_kind == "ClusterGenerator":
+                    gen = cluster_gens[kt.generator_name].instantiate(ns)
+                if gen is None:  # the ACRAccessToken it names is not in this namespace
+                    if keys and key not in keys:
+                        continue
+                    entry = entries.setdefault(key, GeneratorReport(ns, kt.generator_name, "", "", status="failed",
+                                                                    error=f"no ACRAccessToken {key} in the config"))
+                    entry.targets.append(TargetReport(
+                        "KubernetesSecret", "failed", cluster=cluster, namespace=ns, name=kt.secret_name,
+                        reason="no-generator",
+                        error=f"{kt.key} selects namespace {ns}, and its generatorRef (resolved in each namespace, "
+                              f"as ESO does) names ACRAccessToken {key}, which is not in the config"))
+                    continue
+                if not self.selects(gen, chosen):
+                    continue
+                if gen.key not in entries:
+                    entries[gen.key], items[gen.key] = _entry(gen), []
+                    new.append(gen)
+                    chosen.add(gen.key)
+                rep = TargetReport("KubernetesSecret", "not-attempted", cluster=cluster, namespace=ns,
+                                   name=kt.secret_name)
+                entries[gen.key].targets.append(rep)
+                items[gen.key].append(_Item(gen, kt, rep, cluster, ns))
+        return new
 
     # ---------------------------------------------------------------------------------- phase 2
 
@@ -493,14 +615,17 @@ class _Run:
     # ------------------------------------------------------------------------------------ whole
 
     def run(self, generators: list[Generator], report: Report) -> None:
-        entries = {g.key: GeneratorReport(g.namespace, g.name, g.registry, g.token_type) for g in generators}
-        report.generators = list(entries.values())
+        entries = {g.key: _entry(g) for g in generators}
         items: dict[str, list[_Item]] = {}
 
         def expand(gen: Generator) -> None:
             items[gen.key] = self.expand(gen, entries[gen.key])
 
         self.each(expand, generators)
+        for gen in generators:
+            items.setdefault(gen.key, [])
+        generators = generators + self.expand_per_namespace(generators, entries, items)
+        report.generators = list(entries.values())
         self.refuse_shared_secrets([i for g in generators for i in items[g.key]])
         self.each(self.check, [i for g in generators for i in items[g.key]])
         to_mint = [g for g in generators

@@ -105,13 +105,16 @@ def config_schema() -> dict[str, Any]:
         },
     }
     refresh_policy = _obj({"minRemaining": _DURATION})
+    selector = _obj({"matchLabels": _STRING_MAP, "matchExpressions": {"type": "array", "items": _obj(
+        {"key": _STR, "operator": {"enum": ["In", "NotIn", "Exists", "DoesNotExist"]},
+         "values": {"type": "array", "items": _STR}}, ("key", "operator"))}})
+    selectors = {"type": "array", "items": selector, "description": "ORed: a namespace matching any one is chosen"}
     kube_secret = _obj({
         "generatorRef": _obj({"name": _NAME}, ("name",)),
         "clusters": {"type": "array", "items": _NAME},
         "namespaces": {"type": "array", "items": _STR},
-        "namespaceSelector": _obj({"matchLabels": _STRING_MAP, "matchExpressions": {"type": "array", "items": _obj(
-            {"key": _STR, "operator": {"enum": ["In", "NotIn", "Exists", "DoesNotExist"]},
-             "values": {"type": "array", "items": _STR}}, ("key", "operator"))}}),
+        "namespaceSelector": selector,
+        "namespaceSelectors": selectors,
         "excludeNamespaces": {"type": "array", "items": _STR},
         "name": _NAME,
         "template": _template(),
@@ -130,6 +133,24 @@ def config_schema() -> dict[str, Any]:
         "auth": _auth(),
         "refreshPolicy": refresh_policy,
     }, ("generatorRef", "vaultUrl", "secretName"))
+    cluster_generator = {
+        "type": "object",
+        "properties": {"kind": _STR, "generator": {"type": "object", "minProperties": 1, "maxProperties": 1,
+                                                   "properties": {"acrAccessTokenSpec": acr}}},
+        "required": ["kind", "generator"],
+        "description": "spec.kind ACRAccessToken is read (instantiated in each consuming namespace); other kinds "
+                       "are listed as not handled",
+    }
+    cluster_external_secret = _obj({
+        "externalSecretSpec": external_secret,
+        "externalSecretName": _NAME,
+        "externalSecretMetadata": _obj({"labels": _STRING_MAP, "annotations": _STRING_MAP}),
+        "namespaceSelector": selector,
+        "namespaceSelectors": selectors,
+        "namespaces": {"type": "array", "items": {"type": "string", "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+                                                  "maxLength": 63}},
+        "refreshTime": _DURATION,
+    }, ("externalSecretSpec",))
     cluster = {
         "type": "object",
         "properties": {
@@ -154,6 +175,11 @@ def config_schema() -> dict[str, Any]:
             _document("generators.external-secrets.io/v1alpha1", "ACRAccessToken", acr),
             _document("external-secrets.io/v1beta1", "ExternalSecret", external_secret),
             _document("external-secrets.io/v1", "ExternalSecret", external_secret),
+            _document("generators.external-secrets.io/v1alpha1", "ClusterGenerator", cluster_generator,
+                      namespaced=False),
+            _document("external-secrets.io/v1beta1", "ClusterExternalSecret", cluster_external_secret,
+                      namespaced=False),
+            _document("external-secrets.io/v1", "ClusterExternalSecret", cluster_external_secret, namespaced=False),
             _document("acr-refresh/v1alpha1", "KubernetesSecret", kube_secret),
             _document("acr-refresh/v1alpha1", "KeyVaultSecret", vault_secret),
             _document("acr-refresh/v1alpha1", "Cluster", cluster, namespaced=False),

@@ -159,7 +159,10 @@ def trial_render(generators: Mapping[str, Generator], kube_targets: Iterable[Kub
                             "credentials; a run writes it as ESO would)")
 
     for kt in kube_targets:
-        data = trial.outputs(generators[kt.generator])
+        gen = generators.get(kt.generator) or generators.get(kt.key)  # per namespace: a representative
+        if gen is None:  # its generator exists in no namespace: each namespace fails at run time, named
+            continue
+        data = trial.outputs(gen)
         base = _template_path(kt)
         tpl = kt.template
         total = 0
@@ -187,7 +190,10 @@ def trial_render(generators: Mapping[str, Generator], kube_targets: Iterable[Kub
 def trial_config(config: Config, *, strict: bool = False, now: datetime | None = None) -> Config:
     """``config`` with the trial render's warnings added (the plan shows them), or :class:`ConfigError` for a
     template that fails, and with ``strict`` for the first warning."""
-    found = trial_render({g.key: g for g in config.generators}, config.kube_targets, config.vault_targets, now=now)
+    from .config.cluster import representatives
+
+    generators = {g.key: g for g in config.generators} | representatives(config)
+    found = trial_render(generators, config.kube_targets, config.vault_targets, now=now)
     if strict and found:
         raise ConfigError(f"{found[0]} (--strict turns warnings into errors)")
     return replace(config, warnings=(*config.warnings, *found)) if found else config

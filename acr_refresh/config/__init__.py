@@ -19,12 +19,14 @@ from __future__ import annotations
 from ..errors import ConfigError, Location
 from .auth import parse_auth
 from .build import build_config, load_config
+from .cluster import parse_cluster_external_secret, parse_cluster_generator
 from .eso import parse_acr_access_token, parse_external_secret
 from .fields import Doc, check_registry, check_scope, check_vault_url
 from .model import (
     ACR_KIND,
     AUDIENCE_ANNOTATION,
     CLUSTER_ANNOTATION,
+    CLUSTER_GENERATOR_KIND,
     CREATION_POLICIES,
     DEFAULT_NAMESPACE,
     DOCKERCONFIGJSON,
@@ -39,6 +41,8 @@ from .model import (
     AksAccess,
     Auth,
     ClusterConfig,
+    ClusterGenerator,
+    ClusterGeneratorInstance,
     Config,
     Generator,
     KeyVaultTarget,
@@ -51,6 +55,7 @@ from .model import (
     ServicePrincipal,
     Unhandled,
     WorkloadIdentity,
+    cluster_generator_key,
 )
 from .ours import parse_cluster, parse_key_vault_secret, parse_kubernetes_secret
 from .reading import CONFIG_SUFFIXES, MAX_FILE_BYTES, config_files, read_documents
@@ -59,6 +64,7 @@ __all__ = [
     "ACR_KIND",
     "AUDIENCE_ANNOTATION",
     "CLUSTER_ANNOTATION",
+    "CLUSTER_GENERATOR_KIND",
     "CONFIG_SUFFIXES",
     "CREATION_POLICIES",
     "DEFAULT_NAMESPACE",
@@ -75,6 +81,8 @@ __all__ = [
     "AksAccess",
     "Auth",
     "ClusterConfig",
+    "ClusterGenerator",
+    "ClusterGeneratorInstance",
     "Config",
     "ConfigError",
     "Doc",
@@ -94,11 +102,14 @@ __all__ = [
     "check_registry",
     "check_scope",
     "check_vault_url",
+    "cluster_generator_key",
     "config_files",
     "load_config",
     "parse_acr_access_token",
     "parse_auth",
     "parse_cluster",
+    "parse_cluster_external_secret",
+    "parse_cluster_generator",
     "parse_external_secret",
     "parse_key_vault_secret",
     "parse_kubernetes_secret",

@@ -10,15 +10,23 @@ from typing import Any
 
 from ..errors import ConfigError, Location
 from ..kinds import near_miss
-from .eso import parse_acr_access_token, parse_external_secret
+from .cluster import (
+    CES_KIND,
+    parse_cluster_external_secret,
+    parse_cluster_generator,
+    parse_external_secret_any,
+)
+from .eso import parse_acr_access_token
 from .fields import Doc
 from .model import (
     ACR_KIND,
     CLUSTER_ANNOTATION,
+    CLUSTER_GENERATOR_KIND,
     ESO_GENERATOR_GROUP,
     ESO_GROUP,
     OUR_API_VERSION,
     ClusterConfig,
+    ClusterGenerator,
     Config,
     Generator,
     KeyVaultTarget,
@@ -35,6 +43,11 @@ class _Builder:
     kube_targets: dict[str, KubernetesTarget] = field(default_factory=dict)
     vault_targets: dict[str, KeyVaultTarget] = field(default_factory=dict)
     clusters: dict[str, ClusterConfig] = field(default_factory=dict)
+    cluster_generators: dict[str, ClusterGenerator] = field(default_factory=dict)
+    other_cluster_generators: dict[str, tuple[str, Location]] = field(default_factory=dict)
+    """ClusterGenerators of kinds acr-refresh does not handle: name -> (spec.kind, where)."""
+    api_versions: dict[str, str] = field(default_factory=dict)
+    """Target key -> the apiVersion of its document (to list it as not handled after all)."""
     unhandled: list[Unhandled] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
@@ -66,10 +79,13 @@ def build_config(
     b = _Builder(files=list(files))
     for file, index, body in documents:
         _add_document(b, file, index, body, env)
+    _resolve_cluster_generators(b)
     targets: list[KubernetesTarget | KeyVaultTarget] = [*b.kube_targets.values(), *b.vault_targets.values()]
     for target in targets:
         loc = target.location
-        if target.generator not in b.generators:
+        if isinstance(target, KubernetesTarget) and target.per_namespace:
+            pass  # resolved in each namespace it expands to (a ClusterExternalSecret); see run.py
+        elif target.generator not in b.generators:
             raise ConfigError(f"no ACRAccessToken {target.generator} in the config", location=loc,
                               field="spec.generatorRef.name" if target.key.startswith(("Kube", "KeyV"))
                               else "spec.dataFrom.sourceRef.generatorRef.name")
@@ -89,10 +105,40 @@ def build_config(
         kube_targets=tuple(b.kube_targets.values()),
         vault_targets=tuple(b.vault_targets.values()),
         clusters=tuple(b.clusters.values()),
+        cluster_generators=tuple(b.cluster_generators.values()),
         unhandled=tuple(b.unhandled),
         warnings=tuple(b.warnings),
         files=tuple(b.files),
     )
+
+
+def _resolve_cluster_generators(b: _Builder) -> None:
+    """Targets fed by a ClusterGenerator: an ExternalSecret's instance (``ClusterGenerator/<name>@<ns>``) joins
+    the generators; one fed by a ClusterGenerator of another kind is not handled; a missing one is an error.
+    A ClusterExternalSecret whose ACRAccessToken exists in no namespace of the config is warned about."""
+    by_name = {g.name for g in b.generators.values()}
+    for key, target in list(b.kube_targets.items()):
+        ces = target.source_kind == CES_KIND
+        ref = "spec.externalSecretSpec.dataFrom" if ces else "spec.dataFrom"
+        if target.generator_ref_kind != CLUSTER_GENERATOR_KIND:
+            if ces and target.generator_name not in by_name:
+                b.warnings.append(f"{target.location}: no ACRAccessToken named {target.generator_name} in any "
+                                  "namespace of the config: every namespace it selects will fail")
+            continue
+        name = target.generator_name
+        if name in b.other_cluster_generators:
+            del b.kube_targets[key]
+            assert target.location is not None
+            b.unhandled.append(Unhandled(target.location, b.api_versions.get(key, ""), target.source_kind,
+                                         f"fed by ClusterGenerator {name} of kind "
+                                         f"{b.other_cluster_generators[name][0]}, not an ACRAccessToken"))
+            continue
+        cg = b.cluster_generators.get(name)
+        if cg is None:
+            raise ConfigError(f"no ClusterGenerator {name} in the config", location=target.location,
+                              field=f"{ref}.sourceRef.generatorRef.name")
+        if not target.per_namespace:
+            b.generators.setdefault(target.generator, cg.instantiate(target.namespace))
 
 
 def _add_once(store: dict[str, Any], key: str, item: Any, doc: Doc, what: str) -> None:
@@ -115,10 +161,34 @@ def _add_document(b: _Builder, file: Path, index: int, body: Any, env: Mapping[s
         gen = parse_acr_access_token(doc, env)
         _add_once(b.generators, gen.key, gen, doc, f"{ACR_KIND} {gen.key}")
         return
+    if api_version == f"{ESO_GENERATOR_GROUP}/v1alpha1" and kind == CLUSTER_GENERATOR_KIND:
+        cg = parse_cluster_generator(doc, env)
+        name = doc.location.name
+        first = b.cluster_generators[name].location if name in b.cluster_generators else \
+            b.other_cluster_generators[name][1] if name in b.other_cluster_generators else None
+        if first is not None:
+            raise doc.error("metadata.name", f"duplicate {kind} {name} (first defined at {first})")
+        if isinstance(cg, str):
+            b.other_cluster_generators[name] = (cg, doc.location)
+            b.unhandled.append(Unhandled(doc.location, api_version, kind,
+                                         f"ClusterGenerator of kind {cg} is not handled by acr-refresh"))
+        else:
+            b.cluster_generators[name] = cg
+        return
+    if group == ESO_GROUP and version in ("v1beta1", "v1") and kind == CES_KIND:
+        ces = parse_cluster_external_secret(doc)
+        if ces is not None:
+            _add_once(b.kube_targets, ces.key, ces, doc, f"{kind} {ces.name}")
+            b.api_versions[ces.key] = api_version
+            return
+        b.unhandled.append(Unhandled(doc.location, api_version, kind, "fed by a SecretStore or another generator, "
+                                                                      "not an ACRAccessToken"))
+        return
     if group == ESO_GROUP and version in ("v1beta1", "v1") and kind == "ExternalSecret":
-        target = parse_external_secret(doc)
+        target = parse_external_secret_any(doc)
         if target is not None:
             _add_once(b.kube_targets, target.key, target, doc, f"ExternalSecret {target.namespace}/{target.name}")
+            b.api_versions[target.key] = api_version
             return
         b.unhandled.append(Unhandled(doc.location, api_version, kind, "fed by a SecretStore or another generator, "
                                                                       "not an ACRAccessToken"))

@@ -8,6 +8,7 @@ from datetime import timedelta
 from ..clouds import CloudError, aks_server_problem, cloud_for
 from ..errors import Location
 from .auth import parse_auth
+from .cluster import parse_selectors
 from .eso import _generator_ref_name, _template
 from .fields import (
     _KV_SECRET_NAME,
@@ -17,7 +18,6 @@ from .fields import (
     _check_template,
     _duration,
     _metadata,
-    _selector,
     _string_list,
     _string_map,
     check_vault_url,
@@ -43,15 +43,15 @@ def parse_kubernetes_secret(doc: Doc) -> KubernetesTarget:
     """Our ``KubernetesSecret``: one generator fanned out to many namespaces and clusters."""
     namespace, name = _metadata(doc, namespaced=True)
     doc.location = Location(doc.location.file, doc.location.document, "KubernetesSecret", namespace, name)
-    doc.known_fields("spec", ("generatorRef", "clusters", "namespaces", "namespaceSelector", "excludeNamespaces",
-                              "name", "template", "serviceAccounts", "refreshPolicy"))
+    doc.known_fields("spec", ("generatorRef", "clusters", "namespaces", "namespaceSelector", "namespaceSelectors",
+                              "excludeNamespaces", "name", "template", "serviceAccounts", "refreshPolicy"))
     gen_name = _generator_ref_name(doc, "spec.generatorRef")
     namespaces = _string_list(doc, "spec.namespaces")
     for i, ns in enumerate(namespaces):
         if not _LABEL.fullmatch(ns):
             raise doc.error(f"spec.namespaces[{i}]", f"{ns!r} is not a valid namespace name")
-    selector = _selector(doc, "spec.namespaceSelector")
-    if not namespaces and selector is None:
+    selectors = parse_selectors(doc, "spec.namespaceSelector", "spec.namespaceSelectors")  # ORed
+    if not namespaces and not selectors:
         namespaces = (namespace,)
     secret_name = doc.string("spec.name") or name
     if not _SUBDOMAIN.fullmatch(secret_name):
@@ -72,7 +72,7 @@ def parse_kubernetes_secret(doc: Doc) -> KubernetesTarget:
         template=template,
         clusters=_string_list(doc, "spec.clusters") or ("default",),
         namespaces=namespaces,
-        selector=selector,
+        selectors=selectors,
         exclude_namespaces=_string_list(doc, "spec.excludeNamespaces"),
         min_remaining=_refresh_policy(doc),
         service_accounts=accounts,
