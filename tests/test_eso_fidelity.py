@@ -181,11 +181,11 @@ def test_a_store_fed_external_secret_is_not_checked(tmp_path: Path) -> None:
      "allow or deny"),
     ("syncWindows: {kind: allow, windows: []}\n", "spec.syncWindows.windows", "at least one"),
     ("syncWindows: {kind: allow, windows: [{schedule: '61 * * * *', duration: 1h}]}\n",
-     "spec.syncWindows.windows[0].schedule", "not a valid 5-field cron"),
+     "spec.syncWindows.windows[0].schedule", "above maximum (59)"),
     ("syncWindows: {kind: allow, windows: [{schedule: '0 22 * *', duration: 1h}]}\n",
-     "spec.syncWindows.windows[0].schedule", "5-field cron"),
+     "spec.syncWindows.windows[0].schedule", "expected exactly 5 fields"),
     ("syncWindows: {kind: allow, windows: [{schedule: '@fortnightly', duration: 1h}]}\n",
-     "spec.syncWindows.windows[0].schedule", "5-field cron"),
+     "spec.syncWindows.windows[0].schedule", "unrecognized descriptor"),
     ("syncWindows: {kind: allow, windows: [{schedule: '@daily'}]}\n", "spec.syncWindows.windows[0].duration",
      "required"),
     ("target: {template: {metadata: {finalizers: ['Not A Name']}}}\n",
@@ -214,6 +214,12 @@ def test_immutable_is_accepted_for_a_create_once_target(tmp_path: Path, spec: st
 def test_every_creation_policy_of_eso_is_accepted(tmp_path: Path, policy: str) -> None:
     (target,) = load(tmp_path, es(f"target: {{creationPolicy: {policy}}}\n")).kube_targets
     assert target.creation_policy == policy
+
+
+def test_a_window_that_keeps_a_refresh_from_happening_is_warned(tmp_path: Path) -> None:
+    spec = "syncWindows: {kind: deny, windows: [{schedule: '0 0 * * *', duration: 12h}]}\n"
+    config = load(tmp_path, es(spec))
+    assert any("spec.syncWindows" in w for w in config.warnings), config.warnings
 
 
 def test_sync_windows_outside_periodic_warn(tmp_path: Path) -> None:

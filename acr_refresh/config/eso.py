@@ -9,7 +9,9 @@ from typing import Any
 
 from ..clouds import CloudError, cloud_for
 from ..errors import Location
-from . import cron, fates
+from ..schedule import problem as schedule_problem
+from ..schedule import window_warnings
+from . import fates
 from .auth import parse_auth
 from .fields import (
     _FINALIZER,
@@ -340,13 +342,16 @@ def _sync_windows(doc: Doc, path: str) -> SyncWindows | None:
         if not isinstance(schedule, str) or not schedule.strip():
             raise doc.error(f"{ipath}.schedule", "is required (a string)")
         schedule = schedule.strip()
-        problem = cron.schedule_problem(schedule)
+        problem = schedule_problem(schedule)
         if problem:
             raise doc.error(f"{ipath}.schedule", problem)
         duration = _duration(doc, f"{ipath}.duration", item.get("duration"))
         if duration is None:
             raise doc.error(f"{ipath}.duration", "is required")
         windows.append(SyncWindow(schedule, duration))
-    return SyncWindows(kind, tuple(windows))
+    result = SyncWindows(kind, tuple(windows))
+    for warning in window_warnings(result):
+        doc.warn(f"{path}: {warning}")
+    return result
 
 
