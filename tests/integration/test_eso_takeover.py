@@ -142,6 +142,7 @@ def test_dropping_esos_marks_retries_a_conflict_then_says_what_is_left(em: Emula
     code, target = go(tmp_path, take_over=frozenset({"apps/pull"}))
     em.clear_faults()
     assert (code, target["reason"]) == (1, "conflict") and "credential is written" in target["error"]
+    assert not [t for t in em.issued_secrets() if t in repr(target)]  # names and reasons only, no token
     assert eso_marks_left(live(em)) == ["manager externalsecrets.external-secrets.io/pull"]
     assert go(tmp_path)[1]["reason"] == "eso-managed"  # still ESO's by its marks: the next run says so
     assert go(tmp_path, take_over=frozenset({"apps/pull"}))[1]["status"] == "written"
