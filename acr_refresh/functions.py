@@ -147,13 +147,16 @@ def refresh(raw_body: bytes, environ: Mapping[str, str] | None = None) -> Answer
         except ConfigError as exc:
             return Answer(503, {"ok": False, "error": scrub(f"invalid config: {exc}")})
         try:
-            options = _options(env, _deadline(env, HTTP_DEADLINE_SECONDS), body)
+            metrics = _metrics_settings(env)
+            options = _reserve(_options(env, _deadline(env, HTTP_DEADLINE_SECONDS), body), metrics)
         except ValueError as exc:
             return Answer(503, {"ok": False, "error": scrub(f"invalid app setting: {exc}")})
+        before = _counts()
         try:
             report = run(config, options, services=_shared_services(config, env))
         except UsageError as exc:
             return Answer(400, {"ok": False, "error": scrub(str(exc))})
+        _deliver(report, metrics, before, options, env)
         _log_summary(report)
         return Answer(200 if report.ok else 502, report.to_dict())
     finally:
@@ -195,8 +198,11 @@ def timer(past_due: bool = False, environ: Mapping[str, str] | None = None) -> A
         config = load_config(config_path(env), strict=_strict(env), environ=env)
         for warning in config.warnings:
             log.warning(warning)
-        report = run(config, _options(env, _deadline(env, TIMER_DEADLINE_SECONDS)),
-                     services=_shared_services(config, env))
+        metrics = _metrics_settings(env)
+        options = _reserve(_options(env, _deadline(env, TIMER_DEADLINE_SECONDS)), metrics)
+        before = _counts()
+        report = run(config, options, services=_shared_services(config, env))
+        _deliver(report, metrics, before, options, env)
     finally:
         _run_lock.release()
     _log_summary(report)
@@ -204,6 +210,48 @@ def timer(past_due: bool = False, environ: Mapping[str, str] | None = None) -> A
         failures = report.failures()
         raise RunFailed(f"{len(failures)} failure(s): " + "; ".join(failures[:5]))
     return report
+
+
+def _metrics_settings(environ: Mapping[str, str]) -> Any:
+    """``ACR_REFRESH_METRICS`` (pushgateway, otlp, azure-monitor; off when unset: an
+    APPLICATIONINSIGHTS_CONNECTION_STRING alone turns nothing on), ``ACR_REFRESH_PUSHGATEWAY_URL``,
+    ``ACR_REFRESH_METRICS_FILE``. Raises ValueError naming the setting."""
+    from .metrics import MetricsSettings, problem
+
+    settings = MetricsSettings(backend=environ.get("ACR_REFRESH_METRICS", "").strip().lower(),
+                               pushgateway_url=environ.get("ACR_REFRESH_PUSHGATEWAY_URL", "").strip(),
+                               file=environ.get("ACR_REFRESH_METRICS_FILE", "").strip())
+    trouble = problem(settings, environ) if settings.enabled else None
+    if trouble:
+        raise ValueError(f"ACR_REFRESH_METRICS: {trouble}")
+    return settings
+
+
+def _reserve(options: Any, metrics: Any) -> Any:
+    """With metrics on, the run's own work stops earlier, so that delivery fits inside the deadline."""
+    import dataclasses
+
+    if not metrics.enabled or options.deadline_seconds is None:
+        return options
+    deadline = options.deadline_seconds
+    return dataclasses.replace(options, deadline_seconds=deadline - min(metrics.budget_seconds, deadline / 2))
+
+
+def _counts() -> Any:
+    from . import telemetry
+
+    return telemetry.snapshot()
+
+
+def _deliver(report: Any, metrics: Any, before: Any, options: Any, environ: Mapping[str, str]) -> None:
+    """Deliver the run's metrics (only when enabled; a failure is a warning in the report)."""
+    if not metrics.enabled:
+        return
+    from . import telemetry
+    from .metrics import deliver
+
+    deliver(report, metrics, counts=telemetry.snapshot() - before, shard=options.shard,
+            selected=bool(options.generators), environ=environ)
 
 
 def _strict(environ: Mapping[str, str]) -> bool:

@@ -55,7 +55,7 @@ def _configure(connection_string: str, timeout: float) -> dict[str, Any]:
     )
     provider = metrics.get_meter_provider()
     outcomes = Outcomes()
-    for reader in getattr(getattr(provider, "_sdk_config", None), "metric_readers", ()):
+    for reader in getattr(provider, "_metric_readers", ()):  # the SDK's readers ignore export results
         exporter = getattr(reader, "_exporter", None)
         if exporter is not None:
             outcomes.wrap(exporter)
