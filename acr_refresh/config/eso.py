@@ -7,7 +7,6 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-from ..clouds import CloudError, cloud_for
 from ..errors import Location
 from ..schedule import problem as schedule_problem
 from ..schedule import window_warnings
@@ -20,6 +19,7 @@ from .fields import (
     _SUBDOMAIN,
     Doc,
     _check_template,
+    _cloud,
     _duration,
     _metadata,
     _string_list,
@@ -59,10 +59,7 @@ def parse_acr_access_token(doc: Doc, environ: Mapping[str, str]) -> Generator:
     if not doc.mapping("spec"):
         raise doc.error("spec", "is required (registry and auth at least)")
     check_fields(doc, ACR_KIND)
-    try:
-        cloud = cloud_for(doc.string("spec.environmentType") or None, environ=dict(environ))
-    except CloudError as exc:
-        raise doc.error("spec.environmentType", str(exc)) from exc
+    cloud = _cloud(doc, "spec.environmentType", environ)
     registry = doc.string("spec.registry", required=True)
     problem = check_registry(registry, cloud)
     if problem:

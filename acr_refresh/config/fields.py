@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from typing import Any
 
-from ..clouds import Cloud
+from ..clouds import Cloud, CloudError, cloud_for
 from ..durations import parse_duration
 from ..errors import ConfigError, Location
 from .model import DEFAULT_NAMESPACE, SCOPE_ACTIONS, TEMPLATE_KEYS, LabelSelector
@@ -181,6 +181,14 @@ def _string_list(doc: Doc, path: str) -> tuple[str, ...]:
     if not all(isinstance(v, str) and v.strip() for v in value):
         raise doc.error(path, "must be a list of non-empty strings")
     return tuple(v.strip() for v in value)
+
+
+def _cloud(doc: Doc, path: str, environ: Mapping[str, str]) -> Cloud:
+    """The cloud an ``environmentType`` field (at ``path``) names; default: the public cloud."""
+    try:
+        return cloud_for(doc.string(path) or None, environ=dict(environ))
+    except CloudError as exc:
+        raise doc.error(path, str(exc)) from exc
 
 
 def _check_template(doc: Doc, path: str, source: str, keys: tuple[str, ...] = TEMPLATE_KEYS) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import timedelta
 
-from ..clouds import CloudError, aks_server_problem, cloud_for
+from ..clouds import aks_server_problem
 from ..errors import Location
 from .auth import parse_auth
 from .cluster import parse_selectors
@@ -16,6 +16,7 @@ from .fields import (
     _SUBDOMAIN,
     Doc,
     _check_template,
+    _cloud,
     _duration,
     _metadata,
     _string_list,
@@ -87,10 +88,7 @@ def parse_key_vault_secret(doc: Doc, environ: Mapping[str, str]) -> KeyVaultTarg
     doc.known_fields("spec", ("generatorRef", "vaultUrl", "secretName", "value", "contentType", "tags",
                               "tenantId", "environmentType", "auth", "refreshPolicy"))
     gen_name = _generator_ref_name(doc, "spec.generatorRef")
-    try:
-        cloud = cloud_for(doc.string("spec.environmentType") or None, environ=dict(environ))
-    except CloudError as exc:
-        raise doc.error("spec.environmentType", str(exc)) from exc
+    cloud = _cloud(doc, "spec.environmentType", environ)
     url = doc.string("spec.vaultUrl", required=True)
     problem = check_vault_url(url, cloud)
     if problem:
@@ -147,10 +145,7 @@ def parse_cluster(doc: Doc, environ: Mapping[str, str]) -> ClusterConfig:
                                   "allowCustomServer"))
     server = doc.string("spec.aks.server", required=True)
     ca = doc.string("spec.aks.certificateAuthorityData", required=True)
-    try:
-        cloud = cloud_for(doc.string("spec.aks.environmentType") or None, environ=dict(environ))
-    except CloudError as exc:
-        raise doc.error("spec.aks.environmentType", str(exc)) from exc
+    cloud = _cloud(doc, "spec.aks.environmentType", environ)
     # The AKS Entra token opens every Entra-integrated cluster the identity can reach: check the host as
     # registry and vault hosts are checked, unless this Cluster opts in to a custom server.
     allow_custom = doc.get("spec.aks.allowCustomServer", bool) is True
