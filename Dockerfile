@@ -5,8 +5,9 @@ COPY pyproject.toml README.md ./
 COPY acr_refresh ./acr_refresh
 # pyproject's dependencies, not requirements.txt's: that file also carries the Azure Functions runtime, which
 # the job never imports. Bytecode is compiled here because the root filesystem is read-only at run time.
-# kubernetes ships an asyncio twin of its client (about 70 MB) that nothing here imports.
-RUN pip install --no-cache-dir --disable-pip-version-check --prefix=/install . \
+# kubernetes ships an asyncio twin of its client (about 70 MB) that nothing here imports. The metrics extra
+# (Pushgateway, OTLP; imported only with --metrics) is included.
+RUN pip install --no-cache-dir --disable-pip-version-check --prefix=/install ".[metrics]" \
  && rm -rf /install/lib/python3.*/site-packages/kubernetes/aio
 
 FROM python:3.11-slim

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench clean conformance kube-apiserver test-image
+.PHONY: demo test lint typecheck unit bench clean conformance kube-apiserver prometheus test-image
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,12 @@ unit: $(STAMP)
 kube-apiserver:
 	@bash scripts/build-kube-apiserver.sh >/dev/null || { echo "make: the real Kubernetes API server tier cannot be built here (see above); make test needs it" >&2; exit 1; }
 
-test: lint kube-apiserver unit
+# Debian bookworm's prometheus (with promtool) and prometheus-pushgateway, downloaded (not installed) and
+# unpacked once into $${XDG_CACHE_HOME:-~/.cache}/acr-refresh/ for the metrics tests (seconds; instant when cached).
+prometheus:
+	@bash scripts/get-prometheus.sh >/dev/null || { echo "make: Debian's prometheus packages cannot be fetched here (see above); make test needs them" >&2; exit 1; }
+
+test: lint kube-apiserver prometheus unit
 
 # The CronJob image built from Dockerfile (buildah, stand-in python:3.11-slim) and run by tests/image with
 # podman; needs root. About 1.5 minutes cold, under a minute with the base cached. See scripts/image-test.sh.

@@ -74,6 +74,19 @@ def _show(em: Emulator) -> None:
               f"contentType={secret.get('contentType')} tags={secret.get('tags')} exp={attrs.get('exp')}")
 
 
+def _show_metrics(path: Path) -> None:
+    """The run's metrics as a Prometheus would read them (docs/operations.md), zero-valued counts left out."""
+    if not path.exists():
+        print("\n(no metrics file: install the metrics extra, pip install 'acr-refresh[metrics]')")
+        return
+    print("\nThe run's metrics (what --metrics pushgateway would push; docs/operations.md):")
+    for line in path.read_text().splitlines():
+        if line.startswith("# HELP") or (line.startswith(("acr_refresh_requests{", "acr_refresh_targets{",
+                                                          "acr_refresh_tokens_minted{")) and line.endswith(" 0.0")):
+            continue
+        print(f"  {line}")
+
+
 def main() -> int:
     with Emulator() as em, tempfile.TemporaryDirectory(prefix="acr-refresh-demo-") as tmp:
         seed(em)
@@ -83,8 +96,10 @@ def main() -> int:
         env["KUBECONFIG"] = em.write_kubeconfig(Path(tmp) / "kubeconfig")
         print("acr-refresh demo: Entra ID, ACR, Key Vault and Kubernetes are emulated on 127.0.0.1;")
         print(f"HTTPS goes through {em.proxy_url} with TLS verified against the emulator's test CA.")
-        code = _run_cli(env)
+        metrics = Path(tmp) / "metrics.prom"
+        code = _run_cli(env, "--metrics-file", str(metrics))
         _show(em)
+        _show_metrics(metrics)
         print("\nRunning again: every target is fresh, so nothing is minted or written.")
         em.reset_counts()
         second = _run_cli(env)
