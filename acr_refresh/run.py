@@ -569,6 +569,12 @@ class _Run:
             if isinstance(target, KubernetesTarget):
                 desired = render_secret(target, item.gen, item.namespace, outputs, creds.issued_at, creds.expires_at,
                                         self.render_budget)
+                take_over = self.taken_over(item.cluster, item.namespace, target.secret_name)
+                if self.options.dry_run and target.creation_policy != "None":
+                    # What a real run would refuse (an ESO-managed Secret, one not ours, a Merge into nothing)
+                    # fails the dry run too, with the same reason: the migration guide's check step relies on it.
+                    kube_sink.check_write(item.cluster, desired, item.existing,
+                                          creation_policy=target.creation_policy, take_over=take_over)
                 if self.options.dry_run or target.creation_policy == "None":
                     item.report.status = "skipped"
                     item.report.error = "dry run" if self.options.dry_run else "creationPolicy None"
@@ -576,8 +582,7 @@ class _Run:
                     return
                 client = self.services.kube.get(item.cluster)
                 kube_sink.write_secret(client, desired, item.existing, creation_policy=target.creation_policy,
-                                       take_over=self.taken_over(item.cluster, item.namespace,
-                                                                 target.secret_name))
+                                       take_over=take_over)
             else:
                 value = render_vault_value(target, outputs, self.render_budget)
                 if self.options.dry_run:

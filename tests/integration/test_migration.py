@@ -83,9 +83,11 @@ def test_migration_guide_end_to_end(em: Emulator, tmp_path: Path) -> None:
     assert code == 1 and target_of(report)["reason"] == "eso-managed", report
     assert live(em)["metadata"]["resourceVersion"] == orphan["metadata"]["resourceVersion"]
 
-    # 2. validate and a dry run: nothing is written.
+    # 2. validate and a dry run: nothing is written; the dry run says a run without --take-over is refused.
     assert acr_refresh("validate", "--config", config)[0] == 0
     code, report = acr_refresh("run", "--config", config, "--dry-run")
+    assert code == 1 and target_of(report)["reason"] == "eso-managed", report
+    code, report = acr_refresh("run", "--config", config, "--dry-run", "--take-over", f"{NS}/{NAME}")
     assert code == 0 and target_of(report)["status"] == "skipped"
     assert live(em)["metadata"]["resourceVersion"] == orphan["metadata"]["resourceVersion"]
 
