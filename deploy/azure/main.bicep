@@ -31,6 +31,15 @@ param configPath string = 'config'
 @description('Where alerts go (an Action Group resource ID); empty: no notification.')
 param actionGroupId string = ''
 
+@description('Send the run metrics to Application Insights (ACR_REFRESH_METRICS=azure-monitor; metrics only, docs/operations.md) and alert on them.')
+param metricsEnabled bool = true
+
+@description('Alert when a credential expires within this many seconds.')
+param expiryMarginSeconds int = 3600
+
+@description('Alert when a target failed this many runs in a row.')
+param failedRunsInARow int = 3
+
 var suffix = uniqueString(resourceGroup().id, name)
 var roleIds = {
   AcrPull: '7f951dda-4ed3-4680-a7ca-43fe172d538d'
@@ -98,6 +107,8 @@ resource app 'Microsoft.Web/sites@2023-12-01' = {
         { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: insights.properties.ConnectionString }
         { name: 'ACR_REFRESH_SCHEDULE', value: schedule }
         { name: 'ACR_REFRESH_CONFIG', value: configPath }
+        // The connection string above turns nothing on by itself; this does (metrics only).
+        { name: 'ACR_REFRESH_METRICS', value: metricsEnabled ? 'azure-monitor' : '' }
         // The ambient identity (KeyVaultSecret targets without auth; generators with managedIdentity
         // use identityId = this client ID).
         { name: 'AZURE_CLIENT_ID', value: identity.properties.clientId }
@@ -185,6 +196,64 @@ resource staleAlert 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview' 
     actions: { actionGroups: empty(actionGroupId) ? [] : [actionGroupId] }
   }
 }
+
+// Alerts on the run metrics (customMetrics in Application Insights, docs/operations.md), matching
+// deploy/prometheus/acr-refresh.rules.yml. Each looks at the latest value of each series in the last day
+// (the warm app re-exports the last run's gauges every minute). The Functions app is never sharded, so the
+// rules' shard alerts have no counterpart here. Not compiled here (no Bicep CLI): see the file's header.
+var nowSeconds = 'datetime_diff("second", now(), datetime(1970-01-01))'
+var targetName = 'strcat(tostring(customDimensions.kind), " ", tostring(customDimensions.cluster), tostring(customDimensions.vault), " ", tostring(customDimensions.namespace), "/", tostring(customDimensions.name), tostring(customDimensions.secret))'
+var metricAlerts = [
+  {
+    key: 'expires-soon'
+    displayName: 'acr-refresh: a credential expires within the margin'
+    severity: 2
+    query: 'customMetrics | where name == "acr_refresh_credential_expiry_timestamp_seconds" | extend target = ${targetName} | summarize arg_max(timestamp, value) by target | where value - ${nowSeconds} < ${expiryMarginSeconds}'
+  }
+  {
+    key: 'expired'
+    displayName: 'acr-refresh: a credential has EXPIRED'
+    severity: 0
+    query: 'customMetrics | where name == "acr_refresh_credential_expiry_timestamp_seconds" | extend target = ${targetName} | summarize arg_max(timestamp, value) by target | where value <= ${nowSeconds}'
+  }
+  {
+    key: 'target-failing'
+    displayName: 'acr-refresh: a target failed ${failedRunsInARow} runs in a row'
+    severity: 2
+    query: 'customMetrics | where name == "acr_refresh_target_consecutive_failures" | extend target = ${targetName} | summarize arg_max(timestamp, value) by target | where value >= ${failedRunsInARow}'
+  }
+  {
+    key: 'no-clean-run'
+    displayName: 'acr-refresh: no run without failures for two periods'
+    severity: 1
+    query: 'customMetrics | where name == "acr_refresh_last_success_timestamp_seconds" | summarize last = max(value) | where ${nowSeconds} - last > ${2 * schedulePeriodMinutes * 60}'
+  }
+]
+
+resource metricAlertRules 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview' = [for a in metricAlerts: if (metricsEnabled) {
+  name: '${name}-${a.key}'
+  location: location
+  properties: {
+    displayName: a.displayName
+    severity: a.severity
+    enabled: true
+    scopes: [insights.id]
+    evaluationFrequency: 'PT15M'
+    windowSize: 'P1D'
+    criteria: {
+      allOf: [
+        {
+          query: a.query
+          timeAggregation: 'Count'
+          operator: 'GreaterThan'
+          threshold: 0
+          failingPeriods: { numberOfEvaluationPeriods: 1, minFailingPeriodsToAlert: 1 }
+        }
+      ]
+    }
+    actions: { actionGroups: empty(actionGroupId) ? [] : [actionGroupId] }
+  }
+}]
 
 output functionAppName string = app.name
 output identityClientId string = identity.properties.clientId
