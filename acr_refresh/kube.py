@@ -58,6 +58,11 @@ class KubeClient:
         secret = self._call(f"read Secret {namespace}/{name}", self.core.read_namespaced_secret, name, namespace)
         return dict(secret.data or {})
 
+    def read_configmap_data(self, namespace: str, name: str) -> dict[str, str]:
+        """A ConfigMap's ``data`` (``templateFrom``). Raises :class:`SourceError`."""
+        cm = self._call(f"read ConfigMap {namespace}/{name}", self.core.read_namespaced_config_map, name, namespace)
+        return {str(k): str(v) for k, v in (cm.data or {}).items()}
+
     def read_service_account_annotations(self, namespace: str, name: str) -> dict[str, str]:
         """Return a ServiceAccount's annotations. Raises :class:`SourceError`."""
         sa = self._call(

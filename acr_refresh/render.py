@@ -19,12 +19,14 @@ import base64
 import hashlib
 import json
 import threading
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
 from . import redact
 from .config import DOCKERCONFIGJSON, Generator, KeyVaultTarget, KubernetesTarget
+from .config.model import TemplateFrom
 from .errors import AcrRefreshError
 from .report import rfc3339
 
@@ -44,6 +46,8 @@ HASH_TAG = "acr-refresh-inputs-hash"
 
 MAX_SECRET_DATA = 1024 * 1024
 """Bytes of a Secret's data (keys and values, before base64), Kubernetes' own limit."""
+MAX_TEMPLATE_SOURCE = 64 * 1024
+"""Bytes of one template read from a ConfigMap or Secret (``templateFrom``): tenants' input, bounded."""
 MAX_VAULT_VALUE = 25 * 1024
 """Bytes of a Key Vault secret value, Key Vault's own limit."""
 RUN_OUTPUT_BUDGET = 64 * 1024 * 1024
@@ -162,34 +166,52 @@ def _render_data(items: tuple[tuple[str, str], ...], outputs: dict[str, Any], wh
     return data
 
 
+Sources = Mapping[tuple[str, str], Mapping[str, str]]
+"""``templateFrom`` objects a run read in the target's namespace: ``("configMap"|"secret", name) → data``."""
+
+
 def render_secret(
     target: KubernetesTarget, gen: Generator, namespace: str, outputs: dict[str, Any],
     issued_at: datetime | None, expires_at: datetime | None, budget: RenderBudget | None = None,
+    sources: Sources | None = None,
 ) -> DesiredSecret:
     """The Secret for ``target`` in ``namespace`` from the generator's ``outputs`` (username, password, …).
-    ``budget`` is the run's :class:`RenderBudget` (None: only the per-Secret bound applies)."""
+    ``budget`` is the run's :class:`RenderBudget` (None: only the per-Secret bound applies); ``sources`` the
+    ``templateFrom`` ConfigMaps and Secrets read for it.
+
+    The order is ESO's ``ApplyTemplate``: the generator's keys (with no template data, or ``mergePolicy:
+    Merge``), then each ``templateFrom`` source in order, then ``template.data``, which wins; labels and
+    annotations likewise."""
     tpl = target.template
     where = f"{target.source_kind} {target.namespace}/{target.name}"
     secret_type = tpl.type or "Opaque"
     # dataFrom[].rewrite renames the generator's keys before templating, as ESO does (names worked out in config).
     generated = {new: outputs[key] for key, new in target.key_names}
     outputs = {**{k: v for k, v in outputs.items() if k not in ("username", "password")}, **generated}
-    if tpl.data is None:
+    # With no template, ESO copies the ExternalSecret's own labels and annotations, as they are.
+    labels = dict(tpl.copied_labels)
+    annotations = dict(tpl.copied_annotations)
+    if tpl.data is None and not tpl.template_from:
         if secret_type == DOCKERCONFIGJSON and not target.rewrites:
             data = {".dockerconfigjson": dockerconfigjson(gen.registry, outputs["username"], outputs["password"])}
         else:
             data = dict(generated)
     else:
-        data = _render_data(tpl.data, outputs, where, budget)
-        if tpl.merge_policy == "Merge":
-            data = {**generated, **data}
+        data = dict(generated) if tpl.merge_policy == "Merge" else {}
+        places = {"Data": data, "Labels": labels, "Annotations": annotations}
+        for index, source in enumerate(tpl.template_from):
+            for key, value in _template_from(source, index, sources or {}, outputs, where, budget):
+                places[source.target][key] = value
+        if tpl.data:
+            data.update(_render_data(tpl.data, outputs, where, budget))
+        total = sum(_size(k) + _size(v) for k, v in data.items())
+        if total > MAX_SECRET_DATA:
+            raise RenderError(f"{where}: refused: the Secret's data would exceed {MAX_SECRET_DATA // 1024} KiB "
+                              "(Kubernetes' limit for a Secret)")
     for value in data.values():  # as the API server may echo it back: base64, whole
         redact.register_encoded(value)
-    # With no template, ESO copies the ExternalSecret's own labels and annotations, as they are.
-    labels = dict(tpl.copied_labels)
     labels.update({k: _render(v, outputs, where, f"labels.{k}", budget) for k, v in tpl.labels})
     labels[MANAGED_BY_LABEL] = MANAGED_BY
-    annotations = dict(tpl.copied_annotations)
     annotations.update({k: _render(v, outputs, where, f"annotations.{k}", budget) for k, v in tpl.annotations})
     annotations.update({
         GENERATOR_ANNOTATION: gen.key,
@@ -200,6 +222,83 @@ def render_secret(
     })
     return DesiredSecret(namespace, target.secret_name, secret_type, labels, annotations, data,
                          finalizers=tpl.finalizers, immutable=target.immutable)
+
+
+def _template_from(source: TemplateFrom, index: int, sources: Sources, outputs: dict[str, Any], where: str,
+                   budget: RenderBudget | None) -> list[tuple[str, str]]:
+    """The ``(key, value)`` pairs one ``templateFrom`` source gives (ESO's ``Parser.MergeConfigMap``,
+    ``MergeSecret``, ``MergeLiteral`` with engine v2's ``Execute``). A ConfigMap or Secret is a tenant's:
+    what it holds is never echoed, only its name and the key."""
+    field_name = f"templateFrom[{index}]"
+    if source.source == "literal":
+        return _key_values(_render(source.literal, outputs, where, f"{field_name}.literal", budget), source,
+                           where, f"{field_name}.literal")
+    kind = "configmap" if source.source == "configMap" else "secret"
+    held = sources.get((source.source, source.name))
+    if held is None:
+        raise RenderError(f"{where}: {field_name}: {kind} {source.name} was not read")
+    out: list[tuple[str, str]] = []
+    for key, scope in source.items:
+        if key not in held:
+            raise RenderError(f"{where}: {field_name}: error in {kind} {source.name}: missing key {key}")
+        text = held[key]
+        if len(text.encode()) > MAX_TEMPLATE_SOURCE:
+            raise RenderError(f"{where}: {field_name}: {kind} {source.name} key {key} is larger than "
+                              f"{MAX_TEMPLATE_SOURCE // 1024} KiB (the most a template from a cluster may hold)")
+        try:
+            rendered = _render(text, outputs, where, f"{field_name}.{key}", budget)
+        except RenderError as exc:
+            if kind != "secret":
+                raise
+            # A Secret's template is secret: its own error text (a `fail` message, a quoted token) is not shown.
+            raise RenderError(f"{where}: {field_name}: the template in secret {source.name} key {key} failed "
+                              "(its message is not shown: it may hold what the Secret holds)") from exc.__cause__
+        if scope == "Values":
+            out.append((key, _decode(source.decoding, rendered, where, f"{field_name}.{key}")))
+        else:
+            out.extend(_key_values(rendered, source, where, f"{field_name}.{key}"))
+    return out
+
+
+def _key_values(rendered: str, source: TemplateFrom, where: str, field_name: str) -> list[tuple[str, str]]:
+    """A rendered ``KeysAndValues`` template: a YAML map of strings (sigs.k8s.io/yaml into a map of strings)."""
+    import yaml
+
+    try:
+        parsed = yaml.safe_load(rendered) if rendered.strip() else {}
+    except yaml.YAMLError:
+        parsed = None
+    if parsed is None:
+        parsed = {}
+    if not isinstance(parsed, dict) or not all(isinstance(k, str) and (v is None or isinstance(v, str))
+                                               for k, v in parsed.items()):
+        raise RenderError(f"{where}: {field_name}: could not unmarshal template to 'map[string][]byte' (a YAML "
+                          "map of string keys and string values)")
+    return [(k, _decode(source.decoding, v or "", where, field_name)) for k, v in parsed.items()]
+
+
+def _decode(strategy: str, value: str, where: str, field_name: str) -> str:
+    """``valuesDecodingStrategy`` (ESO's ``decoding.Decode``): None, Base64, Base64URL, or Auto (either, else
+    the value as it is). Decoded bytes must be UTF-8 text: acr-refresh writes text."""
+    if strategy in ("None", ""):
+        return value
+    raw = value.replace("\r", "").replace("\n", "")  # Go's base64 decoder skips line breaks
+    attempts = {"Base64": (base64.b64decode,), "Base64URL": (base64.urlsafe_b64decode,),
+                "Auto": (base64.b64decode, base64.urlsafe_b64decode)}[strategy]
+    for decode in attempts:
+        try:
+            out = decode(raw.encode(), validate=True) if decode is base64.b64decode else decode(raw.encode())
+        except (ValueError, TypeError):
+            continue
+        if decode is base64.urlsafe_b64decode and ("+" in raw or "/" in raw):
+            continue
+        try:
+            return out.decode()
+        except UnicodeDecodeError as exc:
+            raise RenderError(f"{where}: {field_name}: the decoded value is not UTF-8 text") from exc
+    if strategy == "Auto":
+        return value
+    raise RenderError(f"{where}: {field_name}: the rendered value is not valid {strategy}")
 
 
 def render_vault_value(target: KeyVaultTarget, outputs: dict[str, Any], budget: RenderBudget | None = None) -> str:

@@ -15,6 +15,7 @@ HTTP response. The network clients live in :class:`Services`, which a long-lived
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import logging
 import threading
@@ -25,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from . import events, freshness, overlap, policy
+from . import events, freshness, overlap, policy, redact
 from .acr import AcrClient, RetryPolicy
 from .clusters import cluster_factories
 from .config import (
@@ -252,6 +253,20 @@ def _failure_reason(exc: BaseException) -> str:
     return "write-failed"
 
 
+def _secret_strings(data: dict[str, str]) -> dict[str, str]:
+    """A ``templateFrom`` Secret's data as text (base64 in the API), each value registered for redaction."""
+    out = {}
+    for key, encoded in data.items():
+        try:
+            value = base64.b64decode(encoded).decode()
+        except (ValueError, UnicodeDecodeError):
+            value = ""  # not text: no template either; a template key that needs it fails as empty
+        redact.register(value)
+        redact.register_encoded(value)
+        out[key] = value
+    return out
+
+
 def _error(exc: BaseException) -> str:
     # Scrub first: truncating first could cut a secret in two and leave a recognisable half.
     if isinstance(exc, AcrRefreshError):
@@ -279,6 +294,8 @@ class _Run:
         services.use_clusters(config.clusters)
         self.pool = ThreadPoolExecutor(max_workers=max(1, options.concurrency), thread_name_prefix="acr-refresh")
         self.namespace_lists: OnceMap[tuple[str, str], list[tuple[str, dict[str, str]]]] = OnceMap()
+        self.template_sources: OnceMap[tuple[str, str, str, str], dict[str, str]] = OnceMap()
+        """``templateFrom`` ConfigMaps and Secrets: read once per run per cluster, namespace and name."""
         self.render_budget = RenderBudget()  # what this run may render in all targets together
         self.expanded: set[tuple[str, str]] = set()  # (cluster, target key) expanded this run
         self.stopped_at: float | None = None  # when each() first saw the stop signal
@@ -567,8 +584,15 @@ class _Run:
         target = item.target
         try:
             if isinstance(target, KubernetesTarget):
+                try:
+                    sources = self.read_template_sources(item)
+                except Exception as exc:  # noqa: BLE001 - that target fails, with the reason
+                    item.report.status, item.report.error, item.report.reason = "failed", _error(exc), "read-failed"
+                    log.warning("target failed", extra={"generator": item.gen.key, "target": target.key,
+                                                        "error": item.report.error})
+                    return
                 desired = render_secret(target, item.gen, item.namespace, outputs, creds.issued_at, creds.expires_at,
-                                        self.render_budget)
+                                        self.render_budget, sources)
                 take_over = self.taken_over(item.cluster, item.namespace, target.secret_name)
                 if self.options.dry_run and target.creation_policy != "None":
                     # What a real run would refuse (an ESO-managed Secret, one not ours, a Merge into nothing)
@@ -602,6 +626,27 @@ class _Run:
         where = ({"cluster": item.cluster, "namespace": item.namespace} if item.cluster
                  else {"vault": getattr(target, "vault_url", "")})
         log.info("target written", extra={"generator": item.gen.key, "target": target.key, **where})
+
+    def read_template_sources(self, item: _Item) -> dict[tuple[str, str], dict[str, str]]:
+        """The ConfigMaps and Secrets ``item``'s ``templateFrom`` names, in its namespace: read once per run per
+        cluster (targets fanned out to one namespace share them). They are tenants' objects: a Secret's
+        values are registered for redaction, and nothing read here is ever logged."""
+        assert isinstance(item.target, KubernetesTarget) and item.cluster
+        out: dict[tuple[str, str], dict[str, str]] = {}
+        for source in item.target.template.template_from:
+            if source.source == "literal" or (source.source, source.name) in out:
+                continue
+            key = (item.cluster, item.namespace, source.source, source.name)
+            client, namespace, name = self.services.kube.get(item.cluster), item.namespace, source.name
+
+            def read(client: Any = client, namespace: str = namespace, name: str = name,
+                     is_map: bool = source.source == "configMap") -> dict[str, str]:
+                if is_map:
+                    return dict(client.read_configmap_data(namespace, name))
+                return _secret_strings(client.read_secret_data(namespace, name))
+
+            out[(source.source, source.name)] = self.template_sources.get(key, read)
+        return out
 
     def pull_secrets(self, item: _Item) -> None:
         """Keep ServiceAccounts' imagePullSecrets listing a written or fresh Secret (opt-in per target)."""

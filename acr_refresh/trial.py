@@ -163,8 +163,14 @@ def trial_render(generators: Mapping[str, Generator], kube_targets: Iterable[Kub
         if gen is None:  # its generator exists in no namespace: each namespace fails at run time, named
             continue
         data = trial.outputs(gen)
+        if any(k != n for k, n in kt.key_names):  # dataFrom[].rewrite: templates see the renamed keys
+            renamed = {n: data[k] for k, n in kt.key_names}
+            data = {**{k: v for k, v in data.items() if k not in ("username", "password")}, **renamed}
         base = _template_path(kt)
         tpl = kt.template
+        for i, origin in enumerate(tpl.template_from):  # cluster sources are read, and rendered, by a run
+            if origin.source == "literal":
+                check(kt, f"{base}.templateFrom[{i}].literal", trial.run(f"templateFrom[{i}]", origin.literal, data))
         total = 0
         for key, source in tpl.data or ():
             outcome = trial.run(f"data.{key}", source, data)

@@ -264,6 +264,7 @@ class ApiServer:
                                  {"metadata": {"finalizers": None}},
                                  content_type="application/merge-patch+json")
             self.request("DELETE", f"/api/v1/namespaces/{name}/secrets")
+            self.request("DELETE", f"/api/v1/namespaces/{name}/configmaps")
             self.request("DELETE", f"/api/v1/namespaces/{name}/serviceaccounts")
             self.request("DELETE", f"/apis/rbac.authorization.k8s.io/v1/namespaces/{name}/roles")
             self.request("DELETE", f"/apis/rbac.authorization.k8s.io/v1/namespaces/{name}/rolebindings")

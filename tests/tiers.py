@@ -57,6 +57,8 @@ def _namespace_role(server: ApiServer, forbidden: frozenset[str]) -> str:
         rules.append({"apiGroups": [""], "resources": ["secrets", "serviceaccounts"], "verbs": verbs})
     if "create" not in forbidden:
         rules.append({"apiGroups": [""], "resources": ["serviceaccounts/token"], "verbs": ["create"]})
+    if "get" not in forbidden:  # templateFrom reads ConfigMaps, as deploy/kubernetes/rbac.yaml allows
+        rules.append({"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get"]})
     server.apply_object({
         "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
         "metadata": {"name": name, "labels": _TEST_LABEL if forbidden else {}}, "rules": rules,
@@ -121,6 +123,13 @@ class RealTierEmulator(Emulator):
         path = f"/api/v1/namespaces/{namespace}/secrets"
         self.server.request("DELETE", f"{path}/{name}")
         self.server.json("POST", f"{path}?fieldManager={quote(managed_by or 'test-setup')}", body)
+
+    def add_configmap(self, namespace: str, name: str, data: dict[str, str]) -> None:
+        self.add_namespace(namespace)
+        path = f"/api/v1/namespaces/{namespace}/configmaps"
+        self.server.request("DELETE", f"{path}/{name}")
+        self.server.json("POST", f"{path}?fieldManager=test-setup", {
+            "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": data})
 
     def add_service_account(self, namespace: str, name: str, *, annotations: dict[str, str] | None = None,
                             labels: dict[str, str] | None = None,

@@ -33,6 +33,7 @@ from .model import (
     AUDIENCE_ANNOTATION,
     CLUSTER_ANNOTATION,
     CREATION_POLICIES,
+    DECODING_STRATEGIES,
     DELETION_POLICIES,
     ESO_GENERATOR_GROUP,
     MERGE_POLICIES,
@@ -40,6 +41,7 @@ from .model import (
     OUR_ANNOTATION_PREFIX,
     REFRESH_POLICIES,
     TEMPLATE_KEYS,
+    TEMPLATE_TARGETS,
     TOKEN_AUDIENCE_ANNOTATION,
     Generator,
     KubernetesTarget,
@@ -48,6 +50,7 @@ from .model import (
     ServicePrincipal,
     SyncWindow,
     SyncWindows,
+    TemplateFrom,
 )
 from .rewrite import compile_go_regexp, rename
 
@@ -103,8 +106,7 @@ def _template(doc: Doc, path: str, keys: tuple[str, ...] = TEMPLATE_KEYS) -> Sec
     if doc.get(path, dict) is None:
         return None
     doc.known_fields(path, ("type", "metadata", "data", "mergePolicy", "engineVersion", "templateFrom"))
-    if doc.get(f"{path}.templateFrom", list):
-        raise doc.error(f"{path}.templateFrom", "is not supported (templates from ConfigMaps/Secrets); inline data")
+    template_from = _template_from(doc, f"{path}.templateFrom", keys)
     engine = doc.string(f"{path}.engineVersion") or "v2"
     if engine != "v2":
         raise doc.error(f"{path}.engineVersion", "only engine v2 is supported (v1 is deprecated in ESO)")
@@ -129,13 +131,77 @@ def _template(doc: Doc, path: str, keys: tuple[str, ...] = TEMPLATE_KEYS) -> Sec
     secret_type = doc.string(f"{path}.type")
     if secret_type == "bootstrap.kubernetes.io/token":  # ESO's validatePrivilegedTemplate
         raise doc.error(f"{path}.type", f"template.type={secret_type!r} is not allowed (as in ESO)")
+    if secret_type == "kubernetes.io/service-account-token" and any(t.target == "Annotations" for t in template_from):
+        raise doc.error(f"{path}.templateFrom", "template.type='kubernetes.io/service-account-token' with "
+                                                "templateFrom target='Annotations' is not allowed (as in ESO)")
     if secret_type == "kubernetes.io/service-account-token" and "kubernetes.io/service-account.name" in dict(
             annotations):
         raise doc.error(f"{path}.metadata.annotations", "template.type='kubernetes.io/service-account-token' with "
                                                         "annotation 'kubernetes.io/service-account.name' is not "
                                                         "allowed (as in ESO)")
     return SecretTemplate(type=secret_type, labels=labels, annotations=annotations, data=data,
-                          merge_policy=merge, finalizers=finalizers)
+                          merge_policy=merge, finalizers=finalizers, template_from=template_from)
+
+
+MAX_LITERAL = 64 * 1024
+"""Bytes of one ``templateFrom[].literal`` (ConfigMap and Secret sources are bounded at run time alike)."""
+
+
+def _template_from(doc: Doc, path: str, keys: tuple[str, ...]) -> tuple[TemplateFrom, ...]:
+    """``template.templateFrom``: sources as ESO's ``TemplateFrom``; a literal is parsed and checked now, a
+    ConfigMap's or Secret's templates when a run reads them (in the target's namespace)."""
+    items = doc.get(path, list) or []
+    out = []
+    for i, item in enumerate(items):
+        ipath = f"{path}[{i}]"
+        if not isinstance(item, dict):
+            raise doc.error(ipath, "must be a mapping with configMap, secret or literal")
+        sources = [k for k in ("configMap", "secret", "literal") if item.get(k) is not None]
+        if len(sources) != 1:
+            # ESO applies each of configMap, secret and literal an item has; one per item keeps the order plain.
+            raise doc.error(ipath, "needs exactly one of configMap, secret or literal (give each its own item)")
+        target = item.get("target") or "Data"
+        if not isinstance(target, str) or target.lower() not in (t.lower() for t in TEMPLATE_TARGETS):
+            # ESO's ValidateSecretTemplateFromTargets, for a Secret target
+            raise doc.error(f"{ipath}.target", f"templateFrom target={target!r} is not allowed when targeting a "
+                                               "Secret, must be one of \"Data\", \"Annotations\" or \"Labels\"")
+        target = next(t for t in TEMPLATE_TARGETS if t.lower() == target.lower())
+        decoding = item.get("valuesDecodingStrategy") or "None"
+        if decoding not in DECODING_STRATEGIES:
+            raise doc.error(f"{ipath}.valuesDecodingStrategy", f"must be one of {', '.join(DECODING_STRATEGIES)}")
+        source = sources[0]
+        if source == "literal":
+            literal = item["literal"]
+            if not isinstance(literal, str):
+                raise doc.error(f"{ipath}.literal", "must be a string (a template rendering a YAML map)")
+            if len(literal.encode()) > MAX_LITERAL:
+                raise doc.error(f"{ipath}.literal", f"is larger than {MAX_LITERAL // 1024} KiB")
+            _check_template(doc, f"{ipath}.literal", literal, keys)
+            out.append(TemplateFrom("literal", literal=literal, target=target, decoding=decoding))
+            continue
+        ref = item[source]
+        rpath = f"{ipath}.{source}"
+        if not isinstance(ref, dict):
+            raise doc.error(rpath, "must be a mapping with name and items")
+        name = ref.get("name")
+        if not isinstance(name, str) or not _SUBDOMAIN.fullmatch(name) or len(name) > 253:
+            raise doc.error(f"{rpath}.name", "must be the name of a " + ("ConfigMap" if source == "configMap"
+                                                                         else "Secret") + " (DNS subdomain)")
+        refs = ref.get("items")
+        if not isinstance(refs, list) or not refs:
+            raise doc.error(f"{rpath}.items", "needs at least one item (key and templateAs)")
+        pairs = []
+        for j, entry in enumerate(refs):
+            epath = f"{rpath}.items[{j}]"
+            key = entry.get("key") if isinstance(entry, dict) else None
+            if not isinstance(key, str) or not _SECRET_KEY.fullmatch(key) or len(key) > 253:
+                raise doc.error(f"{epath}.key", "must be a key of the object (letters, digits, '-', '_', '.')")
+            scope = entry.get("templateAs") or "Values"
+            if scope not in ("Values", "KeysAndValues"):
+                raise doc.error(f"{epath}.templateAs", "must be Values or KeysAndValues")
+            pairs.append((key, str(scope)))
+        out.append(TemplateFrom(source, name=name, items=tuple(pairs), target=target, decoding=decoding))
+    return tuple(out)
 
 
 def _generator_ref_name(doc: Doc, path: str) -> str:

@@ -216,6 +216,28 @@ class LabelSelector:
         return ",".join(parts)
 
 
+TEMPLATE_TARGETS = ("Data", "Annotations", "Labels")
+DECODING_STRATEGIES = ("None", "Base64", "Base64URL", "Auto")
+
+
+@dataclass(frozen=True)
+class TemplateFrom:
+    """One ``template.templateFrom`` source: a ConfigMap's or Secret's keys (read at run time in the target's
+    namespace, untrusted), or a literal; with where the result goes and how its values are decoded."""
+
+    source: str
+    """``configMap``, ``secret`` or ``literal``."""
+    name: str = ""
+    items: tuple[tuple[str, str], ...] = ()
+    """``(key, templateAs)``: ``Values`` (the key's template renders one value at that key) or
+    ``KeysAndValues`` (it renders a YAML map of keys and values)."""
+    literal: str = ""
+    target: str = "Data"
+    """``Data``, ``Annotations`` or ``Labels``."""
+    decoding: str = "None"
+    """``valuesDecodingStrategy``: ``None``, ``Base64``, ``Base64URL`` or ``Auto``."""
+
+
 @dataclass(frozen=True)
 class SecretTemplate:
     """ESO's ``target.template`` (engine v2): Secret type, templated metadata and data."""
@@ -229,6 +251,8 @@ class SecretTemplate:
     merge_policy: str = "Replace"
     finalizers: tuple[str, ...] = ()
     """``template.metadata.finalizers``, set on the Secret."""
+    template_from: tuple[TemplateFrom, ...] = ()
+    """``template.templateFrom``, applied in order before ``data`` (which wins), as ESO's ``ApplyTemplate``."""
     copied_labels: tuple[tuple[str, str], ...] = ()
     """An ExternalSecret's own labels, copied to its Secret as they are (not templated) when it has no
     ``target.template``, as ESO does."""

@@ -368,6 +368,12 @@ class Emulator:
         )
         self._kube.store.put("secrets", namespace, obj)
 
+    def add_configmap(self, namespace: str, name: str, data: dict[str, str]) -> None:
+        """Create or replace a ConfigMap (read by ``templateFrom``)."""
+        self._kube.store.put("configmaps", namespace, {
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": name}, "data": dict(data)})
+
     def add_service_account(
         self,
         namespace: str,

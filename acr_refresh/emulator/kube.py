@@ -107,8 +107,9 @@ MERGE_PATCH = "application/merge-patch+json"
 STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
 
-_KINDS = {"secrets": "Secret", "serviceaccounts": "ServiceAccount", "namespaces": "Namespace", "events": "Event"}
-_SINGULAR = {"secrets": "secret", "serviceaccounts": "serviceaccount", "events": "event"}
+_KINDS = {"secrets": "Secret", "serviceaccounts": "ServiceAccount", "namespaces": "Namespace", "events": "Event",
+          "configmaps": "ConfigMap"}
+_SINGULAR = {"secrets": "secret", "serviceaccounts": "serviceaccount", "events": "event", "configmaps": "configmap"}
 # Resources outside the core group: (group, apiVersion). Events are served as events.k8s.io/v1 only.
 _GROUPS = {"events": ("events.k8s.io", "events.k8s.io/v1")}
 EVENTS_PREFIX = "/apis/events.k8s.io/v1/"
@@ -134,6 +135,8 @@ _VERB_ENDPOINTS = {
     },
     "events": {"get": "get", "list": "list", "create": "create", "update": "update", "patch": "patch",
                "delete": "delete"},
+    # ConfigMaps are read (templateFrom) and seeded by tests (Emulator.add_configmap); writes are not modelled.
+    "configmaps": {"get": "get", "list": "list"},
 }
 KUBE_ENDPOINTS: tuple[str, ...] = (
     "kube.namespace.list",
@@ -146,6 +149,7 @@ _FIELD_SELECTABLE = {
     "serviceaccounts": frozenset({"metadata.name", "metadata.namespace"}),
     "namespaces": frozenset({"metadata.name", "status.phase"}),
     "events": frozenset({"metadata.name", "metadata.namespace"}),
+    "configmaps": frozenset({"metadata.name", "metadata.namespace"}),
 }
 _GENERATE_CHARS = "bcdfghjklmnpqrstvwxz2456789"
 
@@ -442,7 +446,7 @@ class KubeApi:
                 )
             return self._unknown_route(404)
         verb = _verb(req.method, name, _content_type(req))
-        if verb is None or (ns is None and verb != "list"):
+        if verb is None or (ns is None and verb != "list") or verb not in _VERB_ENDPOINTS[plural]:
             return self._unknown_route(405)
         endpoint = f"kube.{_SINGULAR[plural]}.{_VERB_ENDPOINTS[plural][verb]}"
         handler = getattr(self, "_" + verb)

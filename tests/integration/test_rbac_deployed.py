@@ -65,6 +65,7 @@ def deployed(em: RealTierEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     em.add_namespace("team-b", labels={"acr-refresh/pull": "true"})
     em.add_service_account("acr-refresh", "acr-refresh")
     em.add_service_account("team-a", "default")
+    em.add_configmap("team-a", "pull-tpl", {"note": "for {{ .registry }}"})  # templateFrom needs configmaps get
     em.add_secret("acr-refresh", "acr-sp", {"clientid": SP_CLIENT, "clientsecret": SP_SECRET})
     em.add_service_account("acr-refresh", "puller", annotations={
         "azure.workload.identity/client-id": WI_CLIENT, "azure.workload.identity/tenant-id": TENANT})
@@ -87,7 +88,9 @@ def deployed(em: RealTierEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPat
         tmp_path,
         acr_generator("sp", namespace="acr-refresh", auth=sp),
         acr_generator("wi", namespace="acr-refresh", auth=wi, tenant=None),
-        target.format(n="pull-a", g="sp", extra="  namespaces: [team-a]\n  serviceAccounts: [default]\n"),
+        target.format(n="pull-a", g="sp", extra="  namespaces: [team-a]\n  serviceAccounts: [default]\n"
+                      "  template:\n    type: Opaque\n    mergePolicy: Merge\n    templateFrom:\n"
+                      "    - configMap: {name: pull-tpl, items: [{key: note}]}\n"),
         target.format(n="pull-b", g="wi",
                       extra="  namespaceSelector: {matchLabels: {acr-refresh/pull: 'true'}}\n"),
     )
@@ -118,6 +121,7 @@ RULES = [
     (("Role", "team-a", "secrets", "patch"), "pull-a@team-a", "403"),
     (("Role", "team-a", "serviceaccounts", "get"), "pull-a@team-a", "ServiceAccount"),
     (("Role", "team-a", "serviceaccounts", "update"), "pull-a@team-a", "ServiceAccount"),
+    (("Role", "team-a", "configmaps", "get"), "pull-a@team-a", "ConfigMap"),
     (("ClusterRole", None, "namespaces", "list"), "pull-b", "list namespaces"),
     (("Role", "acr-refresh", "secrets", "get"), "sp", "acr-sp"),
     (("Role", "acr-refresh", "serviceaccounts/token", "create"), "wi", "token"),
