@@ -165,7 +165,8 @@ def test_a_store_fed_external_secret_is_not_checked(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("spec", "field", "words"), [
     ("target: {manifest: {apiVersion: v1, kind: ConfigMap}}\n", "spec.target.manifest", "no place for a credential"),
     ("target: {immutable: true}\n", "spec.target.immutable", "cannot live in an immutable Secret"),
-    ("target: {template: {templateFrom: [{literal: x}]}}\n", "spec.target.template.templateFrom", "refused"),
+    ("target: {template: {templateFrom: [{literal: 'a: b', target: spec.x}]}}\n",
+     "spec.target.template.templateFrom[0].target", "not allowed when targeting a Secret"),
     ("target: {creationPolicy: Merge, deletionPolicy: Delete}\n", "spec.target.deletionPolicy",
      "deletionPolicy=Delete must not be used"),
     ("target: {creationPolicy: None, deletionPolicy: Delete}\n", "spec.target.deletionPolicy",
