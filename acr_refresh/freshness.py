@@ -71,6 +71,8 @@ class Stored:
     issued_at: datetime | None
     expires_at: datetime | None
     inputs_hash: str
+    drifted: bool = False
+    """Its data (Kubernetes) or current version (Key Vault) is not what acr-refresh wrote."""
 
 
 def verdict(
@@ -84,6 +86,8 @@ def verdict(
     """``(fresh, reason)`` for a target. ``stored`` None means the target does not exist (or is not ours)."""
     if stored is None:
         return False, "missing"
+    if stored.drifted:
+        return False, "drifted"
     if stored.inputs_hash != wanted_hash:
         return False, "inputs changed"
     if refresh_interval is not None and refresh_interval == timedelta(0):

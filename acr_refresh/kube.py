@@ -113,17 +113,27 @@ class KubeClient:
                                 "Secret object")
         return data
 
-    def apply_secret(self, manifest: dict[str, Any], *, field_manager: str) -> None:
-        """Server-side apply one Secret (one request: the Secret is either old or new, never half)."""
+    def apply_secret(self, manifest: dict[str, Any], *, field_manager: str,
+                     read_back: bool = False) -> dict[str, Any] | None:
+        """Server-side apply one Secret (one request: the Secret is either old or new, never half). With
+        ``read_back``, the Secret as the apply left it (its answer; None if that is not an object)."""
         meta = manifest["metadata"]
         resp = self._call(
             f"apply Secret {meta['namespace']}/{meta['name']}", self.core.patch_namespaced_secret,
             meta["name"], meta["namespace"], manifest, error=DeliveryError,
             field_manager=field_manager, force=True, _content_type="application/apply-patch+yaml",
-            _preload_content=False,  # the answer echoes the Secret; nothing in it is needed
+            _preload_content=False,  # the answer echoes the Secret; parsed only when asked for
         )
+        if read_back:
+            try:
+                answer = json.loads(resp.data)
+            except ValueError:
+                answer = None
+            resp.release_conn()
+            return answer if isinstance(answer, dict) else None
         resp.drain_conn()  # read the body so the connection goes back to the pool clean
         resp.release_conn()
+        return None
 
     def create_secret(self, manifest: dict[str, Any], *, field_manager: str) -> None:
         """Create one Secret; a 409 (it exists) is a :class:`DeliveryError` with status 409. Only a create can

@@ -27,8 +27,10 @@ from .config.model import KubernetesTarget, SyncWindows
 from .freshness import Stored
 from .report import rfc3339
 
-WRITE_ANY_TIME = ("missing", "no-record", "forced")
-"""Verdicts written whatever the policy: ESO rewrites a Secret that is not valid (``isSecretValid``)."""
+WRITE_ANY_TIME = ("missing", "drifted", "no-record", "forced")
+"""Verdicts written whatever the policy: ESO rewrites a Secret that is not valid (``isSecretValid``: its
+``data-hash`` annotation no longer matches its data is ``drifted`` here), whatever refreshPolicy and syncWindows
+say."""
 PERIODIC = ("expired", "max-age", "half-life", "min-remaining")
 """Verdicts that are a periodic refresh: the ones ``syncWindows`` can withhold."""
 

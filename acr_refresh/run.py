@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -228,7 +228,8 @@ class _Item:
 
 # freshness.verdict's reasons, in the report's vocabulary (acr_refresh.reasons).
 _VERDICT_REASONS = {
-    "missing": "missing", "inputs changed": "inputs-changed", "refreshInterval 0: created once": "created-once",
+    "missing": "missing", "drifted": "drifted", "inputs changed": "inputs-changed",
+    "refreshInterval 0: created once": "created-once",
     "no recorded expiry": "no-record", "expired": "expired", "older than refreshInterval": "max-age",
     "less than the required lifetime left": "less-than-needed", "fresh": "valid",
 }
@@ -502,6 +503,8 @@ class _Run:
                                                    item.target.secret_name)
                 item.existing = existing
                 stored = existing.stored if existing is not None else None
+                if stored is not None and kube_sink.drifted(existing, item.target.creation_policy):
+                    stored = replace(stored, drifted=True)  # its data is not what we wrote: rewritten
                 refresh_interval = item.target.refresh_interval
             else:
                 stored = self.services.vault(item.target).read(item.target.secret_name)
@@ -598,7 +601,8 @@ class _Run:
                     # What a real run would refuse (an ESO-managed Secret, one not ours, a Merge into nothing)
                     # fails the dry run too, with the same reason: the migration guide's check step relies on it.
                     kube_sink.check_write(item.cluster, desired, item.existing,
-                                          creation_policy=target.creation_policy, take_over=take_over)
+                                          creation_policy=target.creation_policy, take_over=take_over,
+                                          type_from_template=bool(target.template.type))
                 if self.options.dry_run or target.creation_policy == "None":
                     item.report.status = "skipped"
                     item.report.error = "dry run" if self.options.dry_run else "creationPolicy None"
@@ -606,7 +610,7 @@ class _Run:
                     return
                 client = self.services.kube.get(item.cluster)
                 kube_sink.write_secret(client, desired, item.existing, creation_policy=target.creation_policy,
-                                       take_over=take_over)
+                                       take_over=take_over, type_from_template=bool(target.template.type))
             else:
                 value = render_vault_value(target, outputs, self.render_budget)
                 if self.options.dry_run:

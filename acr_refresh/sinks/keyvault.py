@@ -7,6 +7,10 @@ Freshness is decided from properties alone: one ``list_properties_of_secrets`` p
 target in it, and no secret value is ever read. So the job needs only ``setSecret`` and ``readMetadata``
 (no ``getSecret``), and nothing read back is mistaken for secret material (a stored login server is not
 redacted from later log lines). A vault holding many unrelated secrets costs one request per 25 of them.
+
+Tags belong to a version, so a current version without our inputs-hash tag was not written by acr-refresh
+(someone set a new version by hand, or it was never ours): it has *drifted*, and the next run writes a new
+version (reason ``drifted``), whatever its expiry. A hand-made version that copies our tags is not told apart.
 """
 
 from __future__ import annotations
@@ -82,9 +86,10 @@ class VaultSink:
                 if not props.name:
                     continue
                 # A disabled latest version cannot be read by consumers: it counts as missing (rewritten).
+                tags = props.tags or {}
                 found[props.name.lower()] = (None if props.enabled is False else Stored(
                     issued_at=props.not_before, expires_at=props.expires_on,
-                    inputs_hash=(props.tags or {}).get(HASH_TAG, "")))
+                    inputs_hash=tags.get(HASH_TAG, ""), drifted=HASH_TAG not in tags))
         except AzureError as exc:
             raise DeliveryError(f"vault {self.vault_url}: cannot list secrets' properties: {_reason(exc)}",
                                 status=getattr(exc, "status_code", None)) from exc

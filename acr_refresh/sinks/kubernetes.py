@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
+import hmac
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -44,7 +49,13 @@ ESO_OWNER_KIND = "ExternalSecret"
 # (``created-by``, Owner only) and AnnotationDataHash (apis/externalsecrets/v1/externalsecret_types.go). The
 # labels and annotations it copies from the ExternalSecret or its template are the user's and stay.
 ESO_MARK_PREFIX = "reconcile.external-secrets.io/"
-ESO_RELEASE_ATTEMPTS = 3
+# Drift (README "Drift"): a digest of the data a write put there, and the keys it covers. An Owner target's
+# Secret has drifted when its data is not exactly that; a Merge/CreateOrMerge target's when its recorded keys
+# are not (other keys are someone else's). See :func:`data_digest` for why the digest tells nothing.
+DATA_HASH_ANNOTATION = "acr-refresh/data-hash"
+DATA_KEYS_ANNOTATION = "acr-refresh/data-keys"
+REPLACE_ATTEMPTS = 3
+"""Attempts of the patch that removes the keys a Replace write does not keep (each on a fresh read)."""
 MAX_TOKEN_LIFETIME = timedelta(hours=24)
 """No registry token lives longer: a recorded expiry further after its issue time is not credible."""
 
@@ -69,6 +80,62 @@ class Existing:
     resource_version: str = ""
     eso_marks: tuple[str, ...] = ()
     """What says ESO manages it, for the report (names only: an ExternalSecret, a manager, a label)."""
+    data_keys: tuple[str, ...] = ()
+    """The names of its data keys (never values)."""
+    data_intact: bool | None = None
+    """The keys our last write recorded hold what it wrote (:data:`DATA_HASH_ANNOTATION`); None when there is
+    no record (an earlier version wrote it, or only its metadata was read)."""
+    foreign_keys: tuple[str, ...] = ()
+    """Data keys our last write did not write (only known with a record)."""
+
+
+def data_digest(namespace: str, name: str, data: Mapping[str, bytes]) -> str:
+    """The digest recorded of the data a write put in Secret ``namespace/name``: HMAC-SHA256 over every key and
+    value (length-prefixed, keys sorted), keyed by a hash of the Secret's identity, truncated to 128 bits.
+
+    Why it leaks nothing useful: whoever can read the annotation can read the Secret's data itself (both come
+    with the same ``get``/``list`` on secrets); the data includes a registry token of hundreds of random bits,
+    so the digest cannot be inverted or guessed offline; the key differs per Secret, so two Secrets holding the
+    same token do not show it; and 128 bits are plenty to notice a change. It is not a seal against someone who
+    can write the Secret (they can recompute it): it catches edits, as ESO's own ``data-hash`` does."""
+    key = hashlib.sha256(f"acr-refresh data-hash v1\0{namespace}\0{name}".encode()).digest()
+    mac = hmac.new(key, digestmod=hashlib.sha256)
+    for k in sorted(data):
+        raw_key, value = k.encode(), data[k]
+        mac.update(len(raw_key).to_bytes(4, "big") + raw_key + len(value).to_bytes(8, "big") + value)
+    return mac.hexdigest()[:32]
+
+
+def data_record(desired: DesiredSecret) -> dict[str, str]:
+    """The annotations recording what a write of ``desired`` puts in the data: its digest and its keys."""
+    data = {k: v.encode() for k, v in desired.data.items()}
+    return {DATA_HASH_ANNOTATION: data_digest(desired.namespace, desired.name, data),
+            DATA_KEYS_ANNOTATION: ",".join(sorted(data))}
+
+
+def _decoded(raw: object) -> dict[str, bytes] | None:
+    """A Secret's ``data`` decoded, or None if any value is not base64 (then it matches no record)."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        return None
+    try:
+        return {str(k): base64.b64decode(v, validate=True) for k, v in raw.items() if isinstance(v, str)}
+    except (binascii.Error, ValueError):
+        return None
+
+
+def drifted(existing: Existing | None, creation_policy: str) -> bool:
+    """Its data is no longer what our last write put there, so the next run rewrites it (reason ``drifted``):
+    a recorded key changed or is gone, or (``Owner``) a key was added. Never for a Secret without a record, nor
+    for ``Orphan``, as ESO v2.9.0's ``isSecretValid`` (externalsecret_controller.go) holds an Orphan Secret
+    always valid; a ``Merge``/``CreateOrMerge`` target's other keys, any label, annotation or other field never
+    count, so no edit of someone else's part makes a target stale forever."""
+    if existing is None or existing.data_intact is None or creation_policy in ("Orphan", "None"):
+        return False
+    if not existing.data_intact:
+        return True
+    return creation_policy not in MERGING_CREATION_POLICIES and bool(existing.foreign_keys)
 
 
 def parse_time(text: object) -> datetime | None:
@@ -179,11 +246,24 @@ def inspect_secret(secret: dict[str, Any]) -> Existing:
         issued_at, expires_at = credible_record(annotations.get(ISSUED_ANNOTATION), annotations.get(EXPIRES_ANNOTATION))
         stored = Stored(issued_at=issued_at, expires_at=expires_at, inputs_hash=annotations.get(HASH_ANNOTATION, ""))
     kind = secret.get("type")
+    # A metadata-only listing (prune) has no type: then nothing is known of the data.
+    full = "type" in secret or "data" in secret
+    data = _decoded(secret.get("data")) if full else None
+    keys = tuple(str(k) for k in secret.get("data") or {}) if full and isinstance(secret.get("data"), dict) else ()
+    intact: bool | None = None
+    foreign: tuple[str, ...] = ()
+    recorded = annotations.get(DATA_HASH_ANNOTATION, "")
+    if full and recorded:
+        wrote = [k for k in annotations.get(DATA_KEYS_ANNOTATION, "").split(",") if k]
+        ours_now = {k: data[k] for k in wrote if k in data} if data is not None else {}
+        intact = (data is not None and len(ours_now) == len(set(wrote)) and hmac.compare_digest(
+            data_digest(str(meta.get("namespace") or ""), str(meta.get("name") or ""), ours_now), recorded))
+        foreign = tuple(k for k in keys if k not in set(wrote))
     return Existing(type=kind if isinstance(kind, str) and kind else "Opaque", ours=ours, created=created,
                     legacy=labelled and not created, eso_managed=bool(marks),
                     stored=stored, target=target, policy=annotations.get(POLICY_ANNOTATION, ""),
                     uid=str(meta.get("uid") or ""), resource_version=str(meta.get("resourceVersion") or ""),
-                    eso_marks=marks)
+                    eso_marks=marks, data_keys=keys, data_intact=intact, foreign_keys=foreign)
 
 
 def read_existing(client: KubeClient, namespace: str, name: str) -> Existing | None:
@@ -193,7 +273,7 @@ def read_existing(client: KubeClient, namespace: str, name: str) -> Existing | N
 
 
 def check_write(cluster: str, desired: DesiredSecret, existing: Existing | None, *, creation_policy: str,
-                take_over: bool) -> None:
+                take_over: bool, type_from_template: bool = True) -> None:
     """The write guard alone (no request): raise the :class:`DeliveryError` :func:`write_secret` would refuse
     ``desired`` with, or return. A dry run can call it to say what a real run would refuse."""
     where = f"cluster {cluster}: Secret {desired.namespace}/{desired.name}"
@@ -206,7 +286,7 @@ def check_write(cluster: str, desired: DesiredSecret, existing: Existing | None,
                             "refused in live state; stop ESO managing it (README \"Migrate from ESO's ACR "
                             f"generator\"), then run once with --take-over {desired.namespace}/{desired.name}",
                             reason="eso-managed")
-    if existing.type != desired.type:
+    if existing.type != written_type(desired, existing, creation_policy, type_from_template):
         raise DeliveryError(f"{where} has type {existing.type}, the template wants {desired.type}; Kubernetes "
                             "cannot change a Secret's type: delete it or change the template", reason="conflict")
     if creation_policy not in MERGING_CREATION_POLICIES and not existing.ours and not take_over:
@@ -214,27 +294,46 @@ def check_write(cluster: str, desired: DesiredSecret, existing: Existing | None,
                             f"{desired.namespace}/{desired.name} to adopt it", reason="not-ours")
 
 
+def written_type(desired: DesiredSecret, existing: Existing | None, creation_policy: str,
+                 type_from_template: bool) -> str:
+    """The type a write gives the Secret: a ``Merge``/``CreateOrMerge`` write into an existing Secret whose
+    template sets no type keeps the Secret's own, as ESO v2.9.0's ApplyTemplate does (``if Template.Type !=
+    ""``, externalsecret_controller_template.go); otherwise the template's (default ``Opaque``)."""
+    if existing is not None and creation_policy in MERGING_CREATION_POLICIES and not type_from_template:
+        return existing.type
+    return desired.type
+
+
 def write_secret(
-    client: KubeClient, desired: DesiredSecret, existing: Existing | None, *, creation_policy: str, take_over: bool
+    client: KubeClient, desired: DesiredSecret, existing: Existing | None, *, creation_policy: str, take_over: bool,
+    type_from_template: bool = True,
 ) -> None:
     """Write ``desired`` if the rules allow; raise :class:`DeliveryError` (with a report reason) if not.
 
     - A missing Secret is created by a create request carrying our labels and the created marker (``Merge``
       never creates). If it appeared meanwhile, the create fails and nothing is overwritten.
     - An existing Secret (:func:`check_write`): refused when External Secrets Operator manages it (unless
-      ``take_over`` names it), when its type differs (Kubernetes cannot change it), and, for
-      ``Owner``/``Orphan``, when it carries no marker of ours (unless ``take_over``). ``Merge``/``CreateOrMerge``
-      write only their data keys and our annotations, never labels, so an application's (say Helm's) labels
-      stay as they are.
+      ``take_over`` names it), when its type differs (Kubernetes cannot change it; a ``Merge``/``CreateOrMerge``
+      template without a type keeps the Secret's, :func:`written_type`), and, for ``Owner``/``Orphan``, when
+      it carries no marker of ours (unless ``take_over``). ``Merge``/``CreateOrMerge`` write only their data
+      keys and our annotations, never labels, so an application's (say Helm's) labels stay as they are.
     - Writes are server-side applies with force, allowed because the body holds nothing but our own fields.
+    - ``Owner``/``Orphan`` replace the data, as ESO's ApplyTemplate does (it clears ``secret.Data`` unless
+      Merge/CreateOrMerge): after the apply, :func:`settle` removes every data key the template did not produce
+      (an ESO-era key, a hand-added one) with a merge patch carrying the resourceVersion the apply answered.
+    - Every write records a digest of the data it wrote (:func:`data_record`), which later runs compare
+      (:func:`drifted`).
     - Taking a Secret over from ESO: the apply carries the resourceVersion the guard inspected (a Secret
-      changed since is a 409, reason ``conflict``, left as it is), then :func:`release_eso` drops ESO's marks.
+      changed since is a 409, reason ``conflict``, left as it is), then :func:`settle` drops ESO's marks too.
     """
     where = f"cluster {client.name}: Secret {desired.namespace}/{desired.name}"
-    check_write(client.name, desired, existing, creation_policy=creation_policy, take_over=take_over)
+    check_write(client.name, desired, existing, creation_policy=creation_policy, take_over=take_over,
+                type_from_template=type_from_template)
+    record = data_record(desired)
     if existing is None:
-        body = desired.manifest(annotations={**desired.annotations, CREATED_ANNOTATION: desired.annotations.get(
-            ISSUED_ANNOTATION, "") or "true", POLICY_ANNOTATION: creation_policy})
+        created = desired.annotations.get(ISSUED_ANNOTATION, "") or "true"
+        body = desired.manifest(annotations={**desired.annotations, **record, CREATED_ANNOTATION: created,
+                                             POLICY_ANNOTATION: creation_policy})
         try:
             client.create_secret(body, field_manager=FIELD_MANAGER)
         except DeliveryError as exc:
@@ -249,44 +348,70 @@ def write_secret(
     # Labels only on Secrets we created (or an earlier version wrote): on others, annotations only.
     merge = creation_policy in MERGING_CREATION_POLICIES
     labels = desired.labels if (existing.created or existing.legacy) and not merge else {}
-    body = desired.manifest(labels=labels, annotations={**desired.annotations, POLICY_ANNOTATION: creation_policy})
-    if not existing.eso_managed:
+    body = desired.manifest(labels=labels, annotations={**desired.annotations, **record,
+                                                        POLICY_ANNOTATION: creation_policy})
+    body["type"] = written_type(desired, existing, creation_policy, type_from_template)
+    if merge and not existing.eso_managed:
         client.apply_secret(body, field_manager=FIELD_MANAGER)
         return
     # Taking over from ESO: apply (force moves ESO's data keys to us) only to the Secret the guard inspected,
     # then drop ESO's marks. In this order our own entry is never missing from the managedFields written back.
-    if existing.resource_version:
+    if existing.eso_managed and existing.resource_version:
         body["metadata"]["resourceVersion"] = existing.resource_version
     try:
-        client.apply_secret(body, field_manager=FIELD_MANAGER)
+        live = client.apply_secret(body, field_manager=FIELD_MANAGER, read_back=True)
     except DeliveryError as exc:
-        if exc.status == 409:
+        if exc.status == 409 and existing.eso_managed:
             raise DeliveryError(f"{where} changed while this run took it over from External Secrets Operator: "
                                 "left as it is; the next run checks it again", status=409, reason="conflict") from exc
         raise
-    release_eso(client, desired.namespace, desired.name)
+    settle(client, desired, live, keep=None if merge else frozenset(desired.data))
 
 
-def release_eso(client: KubeClient, namespace: str, name: str) -> None:
-    """Remove External Secrets Operator's marks from a Secret (:func:`eso_release_patch`), so the next run
-    needs no ``--take-over``. Read, patch with the resourceVersion read; a 409 (changed meanwhile) reads again,
-    up to :data:`ESO_RELEASE_ATTEMPTS` times. Raises :class:`DeliveryError` saying the credential is written."""
-    where = f"cluster {client.name}: Secret {namespace}/{name}"
-    for attempt in range(1, ESO_RELEASE_ATTEMPTS + 1):
-        secret = client.read_secret(namespace, name)
-        if secret is None:
+def settle_patch(meta: dict[str, Any], data: object, keep: frozenset[str] | None) -> dict[str, Any] | None:
+    """The merge patch that finishes a write of a Secret now holding ``meta`` and ``data``: ESO's marks
+    removed (:func:`eso_release_patch`) and, for a Replace write (``keep`` the template's keys), every other
+    data key set to null. None when there is nothing to do. It carries the resourceVersion read and writes no
+    value, so it can only remove keys from exactly that version: never the data just written."""
+    patch = eso_release_patch(meta) or {"metadata": {"resourceVersion": str(meta.get("resourceVersion") or "")}}
+    foreign = [str(k) for k in data if str(k) not in keep] if keep is not None and isinstance(data, dict) else []
+    if foreign:
+        patch["data"] = dict.fromkeys(foreign)
+    return patch if foreign or len(patch["metadata"]) > 1 else None
+
+
+def settle(client: KubeClient, desired: DesiredSecret, live: dict[str, Any] | None, *,
+           keep: frozenset[str] | None) -> None:
+    """After the apply of a Replace write or a take-over: remove what the write does not keep
+    (:func:`settle_patch`) from ``live`` (the apply's answer). A 409 (changed meanwhile) reads again and
+    recomputes, up to :data:`REPLACE_ATTEMPTS` times. Raises :class:`DeliveryError` saying the credential is
+    written (and the next run finds the Secret ``drifted`` and tries again)."""
+    where = f"cluster {client.name}: Secret {desired.namespace}/{desired.name}"
+    for attempt in range(1, REPLACE_ATTEMPTS + 1):
+        if live is None:
+            live = client.read_secret(desired.namespace, desired.name)
+        if live is None:
             raise DeliveryError(f"{where} was deleted right after this run wrote it", reason="missing")
-        patch = eso_release_patch(secret["metadata"])
+        meta = live.get("metadata")
+        patch = settle_patch(meta if isinstance(meta, dict) else {}, live.get("data"), keep)
         if patch is None:
             return
         try:
-            client.patch_secret_metadata(namespace, name, patch, field_manager=FIELD_MANAGER)
+            client.patch_secret_metadata(desired.namespace, desired.name, patch, field_manager=FIELD_MANAGER)
             return
         except DeliveryError as exc:
-            if exc.status == 409 and attempt < ESO_RELEASE_ATTEMPTS:
+            if exc.status == 409 and attempt < REPLACE_ATTEMPTS:
+                live = None
                 continue
-            raise DeliveryError(f"{exc}; the credential is written, but External Secrets Operator's marks are "
-                                "still on it (is ESO still writing it?): run --take-over again once ESO has let go",
+            left = []
+            if "data" in patch:
+                left.append(f"data keys {', '.join(sorted(patch['data']))} (not produced by its template)")
+            if eso_release_patch(meta if isinstance(meta, dict) else {}):
+                left.append("External Secrets Operator's marks")
+            hint = ("run --take-over again once ESO has let go" if len(left) > 1 or "data" not in patch
+                    else "the next run finds it drifted and removes them")
+            raise DeliveryError(f"{exc}; the credential is written, but {' and '.join(left)} are still on it "
+                                f"(is someone else writing it?): {hint}",
                                 status=exc.status, reason="conflict" if exc.status == 409 else None) from exc
 
 
