@@ -137,8 +137,11 @@ def test_workload_identity_service_account_namespace_and_audiences(tmp_path: Pat
           namespace: other
           audiences: ["extra"]
     """
-    (gen,) = load_spec(tmp_path, spec).generators  # type: ignore[attr-defined]
-    assert gen.auth == WorkloadIdentity(ServiceAccountRef("other", "puller", ("extra",)))
+    # ESO reads the ServiceAccount in the generator's namespace whatever this says: another one is refused.
+    err = refuse(tmp_path, spec, "spec.auth.workloadIdentity.serviceAccountRef.namespace", "own namespace")
+    assert "'default'" in str(err)
+    (gen,) = load_spec(tmp_path, spec.replace("namespace: other", "namespace: default")).generators  # type: ignore[attr-defined]
+    assert gen.auth == WorkloadIdentity(ServiceAccountRef("default", "puller", ("extra",)))
 
 
 def test_ambient_workload_identity_and_env_refs(tmp_path: Path) -> None:

@@ -335,3 +335,75 @@ def test_finalizers_and_immutable_reach_the_manifest(tmp_path: Path) -> None:
     now = datetime(2026, 12, 1, tzinfo=UTC)
     body = render_secret(target, _generator(), "apps", dict(OUT), now, now).manifest()
     assert body["metadata"]["finalizers"] == ["example.com/keep"] and body["immutable"] is True
+
+
+# ---------------------------------------------------------------------- the cluster kinds and references
+
+CLUSTER_GENERATOR = """\
+apiVersion: generators.external-secrets.io/v1alpha1
+kind: ClusterGenerator
+metadata: {name: cg, labls: {a: b}}
+spec:
+  kind: ACRAccessToken
+  generator:
+    acrAccessTokenSpec:
+      registry: myregistry.azurecr.io
+      regsitry: x
+      auth: {managedIdentity: {}}
+"""
+CLUSTER_EXTERNAL_SECRET = """\
+apiVersion: external-secrets.io/v1
+kind: ClusterExternalSecret
+metadata: {name: ces, annotaions: {x: y}}
+spec:
+  namespaces: [apps]
+  namespaceSelectors: [{matchLabels: {t: b}, matchExpresions: []}]
+  externalSecretMetadata: {labels: {l: v}, annotatons: {}}
+  externalSecretSpec:
+    refreshIntervl: 1h
+    dataFrom:
+    - sourceRef: {generatorRef: {apiVersion: generators.external-secrets.io/v1alpha1, kind: ClusterGenerator, name: cg}}
+status: {foo: 1}
+"""
+
+
+def test_cluster_kinds_have_their_fates_applied(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(CLUSTER_GENERATOR + "---\n" + CLUSTER_EXTERNAL_SECRET)
+    warnings = load_config(path).warnings
+    for field, hint in (("metadata.labls", "labels"), ("spec.generator.acrAccessTokenSpec.regsitry", "registry"),
+                        ("metadata.annotaions", "annotations"), ("spec.namespaceSelectors[0].matchExpresions",
+                                                                 "matchExpressions"),
+                        ("spec.externalSecretMetadata.annotatons", "annotations"),
+                        ("spec.externalSecretSpec.refreshIntervl", "refreshInterval")):
+        named = [w for w in warnings if f"unknown field {field} " in w]
+        assert len(named) == 1 and f"did you mean {hint}?" in named[0], (field, warnings)
+    assert any("status is ignored" in w for w in warnings)
+    path.write_text(CLUSTER_GENERATOR + "---\n" + CLUSTER_EXTERNAL_SECRET.replace("{name: ces,",
+                                                                                 "{name: ces, generateName: c-,"))
+    with pytest.raises(ConfigError, match="metadata.generateName: is refused"):
+        load_config(path)
+
+
+@pytest.mark.parametrize(("ref", "words"), [
+    ("{knd: ACRAccessToken, name: acr}", "is required: the generator's kind, e.g. ACRAccessToken (the reference "
+                                         "has knd: a typo of kind?)"),
+    ("{kind: ACRAccesToken, name: acr}", "'ACRAccesToken' is not a generator kind of ESO; did you mean "
+                                         "ACRAccessToken?"),
+    ("{kind: [x], name: acr}", "is not a generator kind of ESO"),
+])
+def test_a_generator_ref_kind_typo_is_refused_not_left_unhandled(tmp_path: Path, ref: str, words: str) -> None:
+    doc = es().replace("""      generatorRef:
+        apiVersion: generators.external-secrets.io/v1alpha1
+        kind: ACRAccessToken
+        name: acr
+""", f"      generatorRef: {ref}\n")
+    refused(tmp_path, doc, "spec.dataFrom[0].sourceRef.generatorRef.kind", words)
+
+
+def test_a_selector_of_typos_does_not_select_every_namespace(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(CLUSTER_GENERATOR + "---\n" + CLUSTER_EXTERNAL_SECRET.replace(
+        "  namespaces: [apps]\n", "  namespaceSelector: {matchLabel: {team: a}}\n"))
+    with pytest.raises(ConfigError, match="would select every namespace"):
+        load_config(path)

@@ -24,7 +24,7 @@ from dataclasses import replace
 from typing import Any
 
 from ..errors import ConfigError, Location
-from .eso import parse_acr_access_token, parse_external_secret
+from .eso import check_fields, parse_acr_access_token, parse_external_secret
 from .fields import _LABEL, _SUBDOMAIN, Doc, _duration, _metadata, _selector, _string_list, _string_map
 from .model import (
     ACR_KIND,
@@ -82,6 +82,8 @@ def parse_cluster_generator(doc: Doc, environ: Mapping[str, str]) -> ClusterGene
     """A ``ClusterGenerator`` of kind ACRAccessToken, or the kind it has (not handled, like other kinds)."""
     _, name = _metadata(doc, namespaced=False)
     doc.location = Location(doc.location.file, doc.location.document, CLUSTER_GENERATOR_KIND, "", name)
+    if doc.mapping("spec").get("kind") == ACR_KIND:  # ours: every field has its fate (another kind is ESO's)
+        check_fields(doc, CLUSTER_GENERATOR_KIND, skip="spec.generator.acrAccessTokenSpec")
     doc.known_fields("spec", ("kind", "generator"))
     kind = doc.string("spec.kind", required=True)
     specs = doc.mapping("spec.generator", required=True)
@@ -182,6 +184,7 @@ def _selector_item(doc: Doc, path: str, item: Any) -> LabelSelector:
         raise doc.error(path, "must be a label selector (matchLabels and/or matchExpressions)")
     warnings: list[str] = []
     sub = Doc({"s": item}, doc.location, warnings)
+    sub.schema_checked = doc.schema_checked  # its unknown fields are named once, by the fates
     try:
         selector = _selector(sub, "s")
     except ConfigError as exc:
@@ -202,11 +205,24 @@ def parse_selectors(doc: Doc, single: str, many: str) -> tuple[LabelSelector, ..
     return tuple(dict.fromkeys(out))
 
 
+def _fed_by_our_generator(spec: Any) -> bool:
+    """Whether an ExternalSecret spec names an ACRAccessToken or a ClusterGenerator in its dataFrom."""
+    items = spec.get("dataFrom") if isinstance(spec, dict) else None
+    for item in items if isinstance(items, list) else ():
+        source = item.get("sourceRef") if isinstance(item, dict) else None
+        ref = source.get("generatorRef") if isinstance(source, dict) else None
+        if isinstance(ref, dict) and ref.get("kind") in (ACR_KIND, CLUSTER_GENERATOR_KIND):
+            return True
+    return False
+
+
 def parse_cluster_external_secret(doc: Doc) -> KubernetesTarget | None:
     """A ``ClusterExternalSecret`` whose ExternalSecret is fed by an ACRAccessToken or a ClusterGenerator, as
     one fanned-out target; None when it is fed by a SecretStore or another generator (not handled)."""
     _, name = _metadata(doc, namespaced=False)
     doc.location = loc = Location(doc.location.file, doc.location.document, CES_KIND, "", name)
+    if _fed_by_our_generator(doc.mapping("spec").get("externalSecretSpec")):
+        check_fields(doc, CES_KIND, skip="spec.externalSecretSpec")  # ours: every field has its fate
     doc.known_fields("spec", CES_FIELDS)
     es_name = doc.string("spec.externalSecretName") or name
     if len(es_name) > 253 or not _SUBDOMAIN.fullmatch(es_name):

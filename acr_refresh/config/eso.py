@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Mapping
 from datetime import timedelta
@@ -78,6 +79,13 @@ def parse_acr_access_token(doc: Doc, environ: Mapping[str, str]) -> Generator:
     auth = parse_auth(doc, "spec.auth", namespace)
     if isinstance(auth, ServicePrincipal) and not tenant:
         raise doc.error("spec.tenantId", "is required with auth.servicePrincipal")
+    sa = getattr(auth, "service_account", None)
+    if sa is not None and sa.namespace != namespace:
+        # ESO's generators/v1/acr/acr.go reads the ServiceAccount, and asks for its token, in the generator's
+        # namespace whatever serviceAccountRef.namespace says; a token of another namespace's account is refused.
+        raise doc.error("spec.auth.workloadIdentity.serviceAccountRef.namespace",
+                        f"must be the generator's own namespace {namespace!r} or empty (ESO uses the generator's "
+                        "namespace)")
     annotations = doc.mapping("metadata.annotations")
     audience = str(annotations.get(AUDIENCE_ANNOTATION, "acr")).strip().lower()
     if audience not in ("acr", "arm"):
@@ -246,6 +254,17 @@ def parse_external_secret(doc: Doc) -> KubernetesTarget | None:
         ref = _generator_ref(doc, f"spec.dataFrom[{i}]", item)
         if ref is not None:
             gens.append((i, ref))
+    for i, ref in gens:  # ESO's API server refuses any other kind: a typo must not make it "not handled"
+        kind = ref.get("kind")
+        if not isinstance(kind, str) or kind not in GENERATOR_KINDS:
+            field_path = f"spec.dataFrom[{i}].sourceRef.generatorRef.kind"
+            close = difflib.get_close_matches(str(kind or ""), sorted(GENERATOR_KINDS), n=1, cutoff=0.6)
+            extra = [k for k in ref if k not in ("apiVersion", "kind", "name")]
+            if kind is None or kind == "":
+                hint = f" (the reference has {', '.join(map(str, extra))}: a typo of kind?)" if extra else ""
+                raise doc.error(field_path, f"is required: the generator's kind, e.g. {ACR_KIND}{hint}")
+            hint = f"; did you mean {close[0]}?" if close else ""
+            raise doc.error(field_path, f"{kind!r} is not a generator kind of ESO{hint}")
     acr = [(i, r) for i, r in gens if r.get("kind") == ACR_KIND]
     if not acr:
         return None
@@ -327,15 +346,24 @@ def parse_external_secret(doc: Doc) -> KubernetesTarget | None:
     )
 
 
-def check_fields(doc: Doc, kind: str) -> None:
+def check_fields(doc: Doc, kind: str, *, skip: str = "") -> None:
     """Apply the field fates to the whole document: unknown and ignored fields are warnings naming them (with
-    the closest known field), refused ones an error with the reason. Then the parsers need not warn again."""
+    the closest known field), refused ones an error with the reason. Then the parsers need not warn again.
+    ``skip``: a subtree checked through the document it stands for (a ClusterExternalSecret's spec)."""
     version = str(doc.body.get("apiVersion", "")).rpartition("/")[2]
-    for finding in fates.check_document(kind, version, doc.body):
+    for finding in fates.check_document(kind, version, doc.body, skip=skip):
         if finding.fate == "refused":
             raise doc.error(finding.path, finding.message)
         doc.warn(finding.message if finding.fate == "unknown" else f"{finding.path} {finding.message}")
     doc.schema_checked = True
+
+
+GENERATOR_KINDS = frozenset((
+    "ACRAccessToken", "BeyondtrustWorkloadCredentialsDynamicSecret", "ClusterGenerator", "CloudsmithAccessToken",
+    "ECRAuthorizationToken", "Fake", "GCRAccessToken", "GithubAccessToken", "GitlabDeployToken", "QuayAccessToken",
+    "Password", "SSHKey", "STSSessionToken", "UUID", "VaultDynamicSecret", "Webhook", "Grafana", "MFA"))
+"""The kinds an ExternalSecret's ``generatorRef`` may name: ESO v2.9.0's ``GeneratorRef.Kind`` enum
+(apis/externalsecrets/v1/externalsecret_types.go); its API server refuses any other."""
 
 
 def _in_version(doc: Doc, kind: str, path: str) -> bool:

@@ -111,8 +111,9 @@ def _leaves(kind: str, version: str) -> frozenset[str]:
     return frozenset(p for p in known if not any(q.startswith((p + ".", p + "[]")) for q in known))
 
 
-def check_document(kind: str, version: str, body: Mapping[str, Any]) -> Iterator[Finding]:
-    """Every unknown, refused or ignored field of one document, in document order."""
+def check_document(kind: str, version: str, body: Mapping[str, Any], *, skip: str = "") -> Iterator[Finding]:
+    """Every unknown, refused or ignored field of one document, in document order; below ``skip`` (a schema
+    path checked some other way, e.g. a ClusterExternalSecret's ExternalSecret spec) nothing is looked at."""
     known = known_paths(kind, version)
     leaves = _leaves(kind, version)
 
@@ -136,7 +137,7 @@ def check_document(kind: str, version: str, body: Mapping[str, Any]) -> Iterator
             if fate is not None and fate.fate == "ignored" and value not in (None, {}, []):
                 yield Finding(dpath, "ignored", f"is ignored: {fate.note}")
                 continue
-            if spath not in leaves:
+            if spath not in leaves and spath != skip:
                 yield from walk(value, spath, dpath)
 
     yield from walk(body, "", "")

@@ -213,9 +213,14 @@ def _duration(doc: Doc, path: str, value: Any) -> timedelta | None:
 
 
 def _selector(doc: Doc, path: str) -> LabelSelector | None:
-    if doc.get(path, dict) is None:
+    given = doc.get(path, dict)
+    if given is None:
         return None
     doc.known_fields(path, ("matchLabels", "matchExpressions"))
+    if given and not ({"matchLabels", "matchExpressions"} & set(given)):
+        # What is left of a selector whose every field is a typo would select every namespace.
+        raise doc.error(path, f"has no matchLabels or matchExpressions (only {', '.join(map(str, given))}): it "
+                              "would select every namespace; write {} to mean that")
     labels = _string_map(doc, f"{path}.matchLabels")
     exprs = []
     for i, e in enumerate(doc.get(f"{path}.matchExpressions", list) or []):

@@ -201,7 +201,7 @@ def from_report(report: Any, counts: telemetry.Counts | None = None, *, shard: t
     add(Sample(RUN_START, (), started))
     add(Sample(RUN_DURATION, (), float(report.duration_seconds)))
     add(Sample(RUN_CUT_SHORT, (), 1.0 if cut_short else 0.0))
-    if report.ok and not report.dry_run:
+    if report.ok and not report.dry_run and not selected:  # a --generator run says nothing of the others
         add(Sample(LAST_SUCCESS, (), started + float(report.duration_seconds)))
     for status, n in by_status.items():
         add(Sample(TARGETS, (("status", status),), float(n)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 from pathlib import Path
@@ -156,11 +157,15 @@ def test_workload_identity_with_service_account_ref(em: Emulator, tmp_path: Path
     em.add_service_principal(TENANT, WI_CLIENT, None)
     em.add_federated_credential(TENANT, WI_CLIENT, subject="system:serviceaccount:build:puller")
     auth = "workloadIdentity:\n  serviceAccountRef:\n    name: puller\n    namespace: build\n    audiences: [extra]\n"
-    out = mint_one(tmp_path, acr_generator(auth=auth, tenant=None))
+    out = mint_one(tmp_path, acr_generator(auth=auth, tenant=None, namespace="build"))
     assert out["ok"], out
     (tr,) = [r for r in em.requests if r.endpoint == "kube.tokenrequest"]
     assert tr.path == "/api/v1/namespaces/build/serviceaccounts/puller/token"
     entra = next(r for r in em.requests if r.endpoint == "entra.token")
+    # ESO's audience in every cloud, then the listed ones (generators/v1/acr/acr.go)
+    payload = entra.form["client_assertion"].split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    assert claims["aud"] == ["api://AzureADTokenExchange", "extra"]
     assert entra.form["client_assertion_type"] == "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
     assert entra.form["client_id"] == WI_CLIENT
 
