@@ -832,6 +832,10 @@ class _Run:
                     pruned("refused", "guard-expansion-failed", cluster, ns, name,
                            f"prune refused (guard expansion-failed): a target's expansion failed in this "
                            f"cluster this run ({failed_expansion})")
+                elif existing.eso_managed:  # ESO writes into it now: not ours alone to delete
+                    pruned("kept", "eso-managed", cluster, ns, name,
+                           "kept: External Secrets Operator manages it now ("
+                           + ", ".join(existing.eso_marks) + ")")
                 elif existing.created and existing.policy in ("", "Owner"):
                     candidates.append((meta, existing))
                 elif existing.created:

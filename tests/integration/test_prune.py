@@ -225,3 +225,16 @@ def test_prune_stops_at_the_deadline(em: Emulator, tmp_path: Path, two: tuple[st
     report = go(tmp_path, gen, a, prune=True, deadline_seconds=0)
     assert all(s == "not-attempted" for _, s, _ in pruned(report))
     assert em.get_object("secrets", "team-b", "pull-b") is not None
+
+
+def test_a_secret_eso_writes_into_now_is_kept(em: Emulator, tmp_path: Path, two: tuple[str, str, str]) -> None:
+    """A Secret we created that ESO later merges into (its managed label and field manager, as ESO v2.9.0's
+    controller writes them: tests/eso_writer.py) is not ours alone: prune keeps it, naming ESO."""
+    from tests.eso_writer import MANAGED_LABEL, request
+
+    path = "/api/v1/namespaces/team-b/secrets/pull-b?fieldManager=" + "externalsecrets.external-secrets.io%2Fpull-b"
+    request(em, "PATCH", path, {"metadata": {"labels": {MANAGED_LABEL: "true"}}}, "application/merge-patch+json")
+    gen, a, _ = two
+    report = go(tmp_path, gen, a, prune=True)
+    assert ("team-b/pull-b", "kept", "eso-managed") in pruned(report), report
+    assert em.get_object("secrets", "team-b", "pull-b") is not None
