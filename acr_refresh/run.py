@@ -499,8 +499,9 @@ class _Run:
         wanted = inputs_hash(item.target, item.gen)
         try:
             if isinstance(item.target, KubernetesTarget):
-                existing = kube_sink.read_existing(self.services.kube.get(item.cluster), item.namespace,
-                                                   item.target.secret_name)
+                existing = kube_sink.read_existing(
+                    self.services.kube.get(item.cluster), item.namespace, item.target.secret_name,
+                    kube_sink.record_suffix(item.target.key, item.target.creation_policy))
                 item.existing = existing
                 stored = existing.stored if existing is not None else None
                 if stored is not None and kube_sink.drifted(existing, item.target.creation_policy):
@@ -790,6 +791,7 @@ class _Run:
             results.append(rep)
             return rep
 
+        config_keys = {t.key for t in self.config.kube_targets}
         for cluster in clusters:
             targets = [t for t in self.config.kube_targets if cluster in t.clusters]
             if (not self.config.generators or not targets) and not self.options.prune_allow_empty:
@@ -826,6 +828,11 @@ class _Run:
                 existing = kube_sink.inspect_secret({"metadata": meta})
                 created_total += existing.created
                 ns, name = str(meta.get("namespace") or ""), str(meta.get("name") or "")
+                if (ns, name) in wanted and not failed_expansion:
+                    # Still wanted by a target sharing it (Merge): a sharer gone from the config gives up its own
+                    # keys and record, as a removed Merge target does.
+                    released.extend((meta, kube_sink.inspect_secret({"metadata": meta}, sfx))
+                                    for sfx, key in kube_sink.merge_records(meta) if key not in config_keys)
                 if not existing.target or (ns, name) in wanted:
                     continue  # not written by us, or still wanted: never touched
                 if failed_expansion:
@@ -878,7 +885,7 @@ class _Run:
                         if not self.out_of_time():
                             kube_sink.remove_image_pull_secret(client, ns, name)
                     else:
-                        kube_sink.release_secret(client, ns, name)
+                        kube_sink.release_secret(client, ns, name, existing.suffix)
                     log.info("pruned", extra={"cluster": cluster, "namespace": ns, "secret": name})
                 except Exception as exc:  # noqa: BLE001 - reported
                     rep.status, rep.reason, rep.error = "failed", "delete-failed", _error(exc)

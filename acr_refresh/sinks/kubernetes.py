@@ -54,10 +54,40 @@ ESO_MARK_PREFIX = "reconcile.external-secrets.io/"
 # are not (other keys are someone else's). See :func:`data_digest` for why the digest tells nothing.
 DATA_HASH_ANNOTATION = "acr-refresh/data-hash"
 DATA_KEYS_ANNOTATION = "acr-refresh/data-keys"
+# Merge/CreateOrMerge targets may share one Secret (disjoint keys, acr_refresh.overlap): each keeps its own
+# record, under these annotation names with a per-target suffix, and writes as its own field manager, so one's
+# apply never removes the other's keys and one's record never makes the other stale (no rewrite loop).
+GENERATOR_ANNOTATION = "acr-refresh/generator"
+RECORD_ANNOTATIONS = (GENERATOR_ANNOTATION, TARGET_ANNOTATION, ISSUED_ANNOTATION, EXPIRES_ANNOTATION,
+                      HASH_ANNOTATION, DATA_HASH_ANNOTATION, DATA_KEYS_ANNOTATION, POLICY_ANNOTATION)
 REPLACE_ATTEMPTS = 3
 """Attempts of the patch that removes the keys a Replace write does not keep (each on a fresh read)."""
 MAX_TOKEN_LIFETIME = timedelta(hours=24)
 """No registry token lives longer: a recorded expiry further after its issue time is not credible."""
+
+
+def record_suffix(target_key: str, creation_policy: str) -> str:
+    """The suffix of a target's record annotations: empty for ``Owner``/``Orphan`` (one target, one Secret),
+    ``.<10 hex>`` of the target's key for ``Merge``/``CreateOrMerge`` (several may share the Secret)."""
+    if creation_policy not in MERGING_CREATION_POLICIES:
+        return ""
+    return "." + hashlib.sha256(target_key.encode()).hexdigest()[:10]
+
+
+def field_manager(suffix: str) -> str:
+    """The field manager a target writes as: ``acr-refresh``, or ``acr-refresh/<suffix>`` for a merging one."""
+    return f"{FIELD_MANAGER}/{suffix[1:]}" if suffix else FIELD_MANAGER
+
+
+def merge_records(meta: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """``(suffix, target key)`` of every merging target's record on a Secret (from its metadata)."""
+    annotations = _str_map(meta.get("annotations"))
+    return [(k[len(TARGET_ANNOTATION):], v) for k, v in sorted(annotations.items())
+            if k.startswith(TARGET_ANNOTATION + ".")]
+
+
+def _suffixed(annotations: Mapping[str, str], suffix: str) -> dict[str, str]:
+    return {(k + suffix if suffix and k in RECORD_ANNOTATIONS else k): v for k, v in annotations.items()}
 
 
 @dataclass(frozen=True)
@@ -87,6 +117,8 @@ class Existing:
     no record (an earlier version wrote it, or only its metadata was read)."""
     foreign_keys: tuple[str, ...] = ()
     """Data keys our last write did not write (only known with a record)."""
+    suffix: str = ""
+    """The record read (:func:`record_suffix`); for a metadata listing, the first merging record found."""
 
 
 def data_digest(namespace: str, name: str, data: Mapping[str, bytes]) -> str:
@@ -106,11 +138,11 @@ def data_digest(namespace: str, name: str, data: Mapping[str, bytes]) -> str:
     return mac.hexdigest()[:32]
 
 
-def data_record(desired: DesiredSecret) -> dict[str, str]:
+def data_record(desired: DesiredSecret, suffix: str = "") -> dict[str, str]:
     """The annotations recording what a write of ``desired`` puts in the data: its digest and its keys."""
     data = {k: v.encode() for k, v in desired.data.items()}
-    return {DATA_HASH_ANNOTATION: data_digest(desired.namespace, desired.name, data),
-            DATA_KEYS_ANNOTATION: ",".join(sorted(data))}
+    return {DATA_HASH_ANNOTATION + suffix: data_digest(desired.namespace, desired.name, data),
+            DATA_KEYS_ANNOTATION + suffix: ",".join(sorted(data))}
 
 
 def _decoded(raw: object) -> dict[str, bytes] | None:
@@ -227,24 +259,29 @@ def eso_release_patch(meta: dict[str, Any]) -> dict[str, Any] | None:
     return {"metadata": {"resourceVersion": str(meta.get("resourceVersion") or ""), **out}}
 
 
-def inspect_secret(secret: dict[str, Any]) -> Existing:
+def inspect_secret(secret: dict[str, Any], suffix: str | None = None) -> Existing:
     """Read type, ownership and our annotations from a live Secret (or its metadata only), as the API server
-    sends it. Tenants can edit all of it: nothing here may raise, whatever it holds."""
+    sends it. ``suffix``: whose record to read (:func:`record_suffix`); None (a prune listing) reads the
+    unsuffixed one, else the first merging target's. Tenants can edit all of it: nothing here may raise."""
     raw = secret.get("metadata")
     meta: dict[str, Any] = raw if isinstance(raw, dict) else {}
     labels, annotations = _str_map(meta.get("labels")), _str_map(meta.get("annotations"))
+    if suffix is None:
+        suffix = "" if TARGET_ANNOTATION in annotations else next(
+            (k[len(TARGET_ANNOTATION):] for k in sorted(annotations) if k.startswith(TARGET_ANNOTATION + ".")), "")
     entries = _list(meta.get("managedFields"))
     created = CREATED_ANNOTATION in annotations and any(_owns(e, CREATED_ANNOTATION) for e in entries)
     labelled = labels.get(MANAGED_BY_LABEL) == MANAGED_BY
-    target = annotations.get(TARGET_ANNOTATION, "")
+    mine = {k: annotations[k + suffix] for k in RECORD_ANNOTATIONS if k + suffix in annotations}
+    target = mine.get(TARGET_ANNOTATION, "")
     ours = created or labelled or bool(target)
     marks = eso_marks(meta)
     stored = None
     # A Secret ESO manages is never fresh by our record: ESO may have rewritten it under our annotations (or
     # copied them from an ExternalSecret), so it goes to the write guard, which refuses it or takes it over.
     if ours and not marks:
-        issued_at, expires_at = credible_record(annotations.get(ISSUED_ANNOTATION), annotations.get(EXPIRES_ANNOTATION))
-        stored = Stored(issued_at=issued_at, expires_at=expires_at, inputs_hash=annotations.get(HASH_ANNOTATION, ""))
+        issued_at, expires_at = credible_record(mine.get(ISSUED_ANNOTATION), mine.get(EXPIRES_ANNOTATION))
+        stored = Stored(issued_at=issued_at, expires_at=expires_at, inputs_hash=mine.get(HASH_ANNOTATION, ""))
     kind = secret.get("type")
     # A metadata-only listing (prune) has no type: then nothing is known of the data.
     full = "type" in secret or "data" in secret
@@ -252,24 +289,24 @@ def inspect_secret(secret: dict[str, Any]) -> Existing:
     keys = tuple(str(k) for k in secret.get("data") or {}) if full and isinstance(secret.get("data"), dict) else ()
     intact: bool | None = None
     foreign: tuple[str, ...] = ()
-    recorded = annotations.get(DATA_HASH_ANNOTATION, "")
+    recorded = mine.get(DATA_HASH_ANNOTATION, "")
     if full and recorded:
-        wrote = [k for k in annotations.get(DATA_KEYS_ANNOTATION, "").split(",") if k]
+        wrote = [k for k in mine.get(DATA_KEYS_ANNOTATION, "").split(",") if k]
         ours_now = {k: data[k] for k in wrote if k in data} if data is not None else {}
         intact = (data is not None and len(ours_now) == len(set(wrote)) and hmac.compare_digest(
             data_digest(str(meta.get("namespace") or ""), str(meta.get("name") or ""), ours_now), recorded))
         foreign = tuple(k for k in keys if k not in set(wrote))
     return Existing(type=kind if isinstance(kind, str) and kind else "Opaque", ours=ours, created=created,
                     legacy=labelled and not created, eso_managed=bool(marks),
-                    stored=stored, target=target, policy=annotations.get(POLICY_ANNOTATION, ""),
+                    stored=stored, target=target, policy=mine.get(POLICY_ANNOTATION, ""),
                     uid=str(meta.get("uid") or ""), resource_version=str(meta.get("resourceVersion") or ""),
-                    eso_marks=marks, data_keys=keys, data_intact=intact, foreign_keys=foreign)
+                    eso_marks=marks, data_keys=keys, data_intact=intact, foreign_keys=foreign, suffix=suffix)
 
 
-def read_existing(client: KubeClient, namespace: str, name: str) -> Existing | None:
-    """The live Secret's state, or None when there is none."""
+def read_existing(client: KubeClient, namespace: str, name: str, suffix: str = "") -> Existing | None:
+    """The live Secret's state as one target sees it (its record: ``suffix``), or None when there is none."""
     secret = client.read_secret(namespace, name)
-    return inspect_secret(secret) if secret is not None else None
+    return inspect_secret(secret, suffix) if secret is not None else None
 
 
 def check_write(cluster: str, desired: DesiredSecret, existing: Existing | None, *, creation_policy: str,
@@ -329,11 +366,13 @@ def write_secret(
     where = f"cluster {client.name}: Secret {desired.namespace}/{desired.name}"
     check_write(client.name, desired, existing, creation_policy=creation_policy, take_over=take_over,
                 type_from_template=type_from_template)
-    record = data_record(desired)
+    suffix = record_suffix(desired.annotations.get(TARGET_ANNOTATION, ""), creation_policy)
+    manager = field_manager(suffix)
+    record = data_record(desired, suffix)
+    annotations = _suffixed({**desired.annotations, POLICY_ANNOTATION: creation_policy}, suffix)
     if existing is None:
         created = desired.annotations.get(ISSUED_ANNOTATION, "") or "true"
-        body = desired.manifest(annotations={**desired.annotations, **record, CREATED_ANNOTATION: created,
-                                             POLICY_ANNOTATION: creation_policy})
+        body = desired.manifest(annotations={**annotations, **record, CREATED_ANNOTATION: created})
         try:
             client.create_secret(body, field_manager=FIELD_MANAGER)
         except DeliveryError as exc:
@@ -348,18 +387,17 @@ def write_secret(
     # Labels only on Secrets we created (or an earlier version wrote): on others, annotations only.
     merge = creation_policy in MERGING_CREATION_POLICIES
     labels = desired.labels if (existing.created or existing.legacy) and not merge else {}
-    body = desired.manifest(labels=labels, annotations={**desired.annotations, **record,
-                                                        POLICY_ANNOTATION: creation_policy})
+    body = desired.manifest(labels=labels, annotations={**annotations, **record})
     body["type"] = written_type(desired, existing, creation_policy, type_from_template)
     if merge and not existing.eso_managed:
-        client.apply_secret(body, field_manager=FIELD_MANAGER)
+        client.apply_secret(body, field_manager=manager)
         return
     # Taking over from ESO: apply (force moves ESO's data keys to us) only to the Secret the guard inspected,
     # then drop ESO's marks. In this order our own entry is never missing from the managedFields written back.
     if existing.eso_managed and existing.resource_version:
         body["metadata"]["resourceVersion"] = existing.resource_version
     try:
-        live = client.apply_secret(body, field_manager=FIELD_MANAGER, read_back=True)
+        live = client.apply_secret(body, field_manager=manager, read_back=True)
     except DeliveryError as exc:
         if exc.status == 409 and existing.eso_managed:
             raise DeliveryError(f"{where} changed while this run took it over from External Secrets Operator: "
@@ -415,11 +453,12 @@ def settle(client: KubeClient, desired: DesiredSecret, live: dict[str, Any] | No
                                 status=exc.status, reason="conflict" if exc.status == 409 else None) from exc
 
 
-def release_secret(client: KubeClient, namespace: str, name: str) -> None:
-    """Give up every field we own in a Secret we did not create (a removed ``Merge`` target): an apply of
-    nothing but its identity removes our data keys and annotations, and only those no other manager owns."""
+def release_secret(client: KubeClient, namespace: str, name: str, suffix: str = "") -> None:
+    """Give up every field a target owns in a Secret we did not create (a removed ``Merge`` target, its record
+    ``suffix``): an apply of nothing but its identity, as that target's field manager, removes its data keys
+    and annotations, and only those no other manager owns (another target sharing the Secret keeps its own)."""
     client.apply_fields({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": namespace}},
-                        field_manager=FIELD_MANAGER)
+                        field_manager=field_manager(suffix))
 
 
 def _recorded(sa: Any) -> list[str]:

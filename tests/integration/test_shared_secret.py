@@ -58,3 +58,38 @@ def test_selector_targets_that_meet_fail_there_and_leave_the_secret(em: Emulator
         assert places[key]["status"] == "failed" and places[key]["reason"] == "conflict", places[key]
         assert other in places[key]["error"]
     assert em.get_object("secrets", "team-a", "shared") is None
+
+
+@pytest.mark.kube
+def test_two_merge_targets_sharing_a_secret_settle(em: Emulator, tmp_path: Path) -> None:
+    """Two Merge targets with disjoint keys in one Secret: written once each, then fresh; neither's record
+    makes the other stale (no rewrite loop)."""
+    em.add_secret("default", "shared", {"app": "keep"})
+    config = load_config(write_config(tmp_path, acr_generator(), merge_es("x", "a"), merge_es("y", "b")))
+    first = run(config, RunOptions(), services=fast_services()).to_dict()
+    assert sorted(t["status"] for g in first["generators"] for t in g["targets"]) == ["written", "written"], first
+    for _ in range(2):
+        again = run(config, RunOptions(), services=fast_services()).to_dict()
+        got = sorted((t["status"], t["reason"]) for g in again["generators"] for t in g["targets"])
+        assert got == [("fresh", "valid"), ("fresh", "valid")], again
+
+
+@pytest.mark.kube
+def test_a_sharer_removed_gives_up_only_its_own_keys(em: Emulator, tmp_path: Path) -> None:
+    """With --prune, a Merge target gone from the config removes its key and record from the Secret it shared;
+    the other target's key, its record and the application's key stay, and the other stays fresh."""
+    import base64
+
+    em.add_secret("default", "shared", {"app": "keep"})
+    both = load_config(write_config(tmp_path, acr_generator(), merge_es("x", "a"), merge_es("y", "b")))
+    assert run(both, RunOptions(), services=fast_services()).to_dict()["ok"]
+    one = load_config(write_config(tmp_path, acr_generator(), merge_es("x", "a"), name="one.yaml"))
+    report = run(one, RunOptions(prune=True), services=fast_services()).to_dict()
+    assert [(p["name"], p["status"]) for p in report["pruned"]] == [("shared", "deleted")], report
+    obj = em.get_object("secrets", "default", "shared")
+    assert obj is not None
+    assert sorted(obj["data"]) == ["a", "app"] and base64.b64decode(obj["data"]["app"]) == b"keep"
+    notes = obj["metadata"]["annotations"]
+    assert [v for k, v in notes.items() if k.startswith("acr-refresh/target")] == ["ExternalSecret/default/x"]
+    again = run(one, RunOptions(), services=fast_services()).to_dict()
+    assert [t["status"] for g in again["generators"] for t in g["targets"]] == ["fresh"], again
