@@ -13,15 +13,19 @@ from collections.abc import Iterable
 from .config import DOCKERCONFIGJSON, MERGING_CREATION_POLICIES, ConfigError, KubernetesTarget
 
 
-def data_keys(target: KubernetesTarget) -> frozenset[str]:
-    """The data keys a target writes."""
+def data_keys(target: KubernetesTarget) -> frozenset[str] | None:
+    """The data keys a target writes (after ``dataFrom[].rewrite``), or None when only a run knows them (a
+    ``templateFrom`` into Data renders its keys from a template)."""
     tpl = target.template
-    if tpl.data is None:
+    generated = {new for _, new in target.key_names}
+    if not tpl.data and not tpl.template_from:
         return frozenset({".dockerconfigjson"} if (tpl.type or "Opaque") == DOCKERCONFIGJSON
-                         else {"username", "password"})
-    keys = {k for k, _ in tpl.data}
+                         and not target.rewrites else generated)
+    if any(t.target == "Data" for t in tpl.template_from):
+        return None
+    keys = {k for k, _ in tpl.data or ()}
     if tpl.merge_policy == "Merge":
-        keys |= {"username", "password"}
+        keys |= generated
     return frozenset(keys)
 
 
@@ -34,6 +38,8 @@ def may_share(targets: list[KubernetesTarget]) -> bool:
     seen: set[str] = set()
     for t in targets:
         keys = data_keys(t)
+        if keys is None:  # known at run time only: the write refuses a key another sharer's record holds
+            continue
         if keys & seen:
             return False
         seen |= keys

@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 import threading
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -46,6 +47,9 @@ HASH_TAG = "acr-refresh-inputs-hash"
 
 MAX_SECRET_DATA = 1024 * 1024
 """Bytes of a Secret's data (keys and values, before base64), Kubernetes' own limit."""
+_SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
+RESERVED_PREFIXES = ("acr-refresh/", "reconcile.external-secrets.io/")
+"""Label and annotation keys a ``templateFrom`` source may not write."""
 MAX_TEMPLATE_SOURCE = 64 * 1024
 """Bytes of one template read from a ConfigMap or Secret (``templateFrom``): tenants' input, bounded."""
 MAX_VAULT_VALUE = 25 * 1024
@@ -141,10 +145,20 @@ def _render(source: str, data: dict[str, Any], where: str, key: str, budget: Ren
         try:  # ESO's template data is a map[string]string (so `hasKey .` fails there as it does in ESO)
             out = parse(source, name=key).execute(StringMap({k: str(v) for k, v in data.items()}))
         except TemplateError as exc:
-            raise RenderError(f"{where}: {exc}") from exc
+            raise RenderError(f"{where}: {_quiet(str(exc))}") from exc
     if budget is not None:
         budget.charge(_size(out), where)
     return out
+
+
+_CALL_FAILED = re.compile(r"(error calling [A-Za-z0-9_]+): .*", re.DOTALL)
+
+
+def _quiet(message: str) -> str:
+    """A run-time template error without what a function said: a function's message is made from its
+    arguments (``fail``'s text, ``atoi``'s input), which are the credentials themselves, transformed past
+    what redaction recognises (``upper``, ``replace``). Kept: the template, position, function and reason."""
+    return _CALL_FAILED.sub(r"\1 (its message is not shown: it is made from the template's data)", message)
 
 
 def _size(text: str) -> int:
@@ -166,8 +180,9 @@ def _render_data(items: tuple[tuple[str, str], ...], outputs: dict[str, Any], wh
     return data
 
 
-Sources = Mapping[tuple[str, str], Mapping[str, str]]
-"""``templateFrom`` objects a run read in the target's namespace: ``("configMap"|"secret", name) → data``."""
+Sources = Mapping[tuple[str, str], Mapping[str, str | None]]
+"""``templateFrom`` objects a run read in the target's namespace: ``("configMap"|"secret", name) → data`` (None:
+a Secret value that is not text)."""
 
 
 def render_secret(
@@ -191,7 +206,7 @@ def render_secret(
     # With no template, ESO copies the ExternalSecret's own labels and annotations, as they are.
     labels = dict(tpl.copied_labels)
     annotations = dict(tpl.copied_annotations)
-    if tpl.data is None and not tpl.template_from:
+    if not tpl.data and not tpl.template_from:  # ESO: len(Data) == 0 and len(TemplateFrom) == 0
         if secret_type == DOCKERCONFIGJSON and not target.rewrites:
             data = {".dockerconfigjson": dockerconfigjson(gen.registry, outputs["username"], outputs["password"])}
         else:
@@ -201,6 +216,12 @@ def render_secret(
         places = {"Data": data, "Labels": labels, "Annotations": annotations}
         for index, source in enumerate(tpl.template_from):
             for key, value in _template_from(source, index, sources or {}, outputs, where, budget):
+                if source.target != "Data" and key.startswith(RESERVED_PREFIXES):
+                    # A tenant's template must not forge our records (acr-refresh/created would make a Secret
+                    # prunable) nor ESO's marks (the target would be refused as ESO's ever after).
+                    raise RenderError(f"{where}: templateFrom[{index}]: {source.target.lower()[:-1]} {key} is "
+                                      "reserved (acr-refresh/ and reconcile.external-secrets.io/ keys are not "
+                                      "written from templates)")
                 places[source.target][key] = value
         if tpl.data:
             data.update(_render_data(tpl.data, outputs, where, budget))
@@ -242,6 +263,11 @@ def _template_from(source: TemplateFrom, index: int, sources: Sources, outputs: 
         if key not in held:
             raise RenderError(f"{where}: {field_name}: error in {kind} {source.name}: missing key {key}")
         text = held[key]
+        if text is None:
+            raise RenderError(f"{where}: {field_name}: {kind} {source.name} key {key} is not UTF-8 text, so not a "
+                              "template")
+        if kind == "secret" and redact.can_redact(text):
+            redact.register(text)  # what a Secret holds is secret, its template too
         if len(text.encode()) > MAX_TEMPLATE_SOURCE:
             raise RenderError(f"{where}: {field_name}: {kind} {source.name} key {key} is larger than "
                               f"{MAX_TEMPLATE_SOURCE // 1024} KiB (the most a template from a cluster may hold)")
@@ -260,21 +286,91 @@ def _template_from(source: TemplateFrom, index: int, sources: Sources, outputs: 
     return out
 
 
+def literal_pairs(source: TemplateFrom, outputs: Mapping[str, Any], where: str) -> list[tuple[str, str]]:
+    """What a ``templateFrom`` literal gives with ``outputs`` (the trial render runs it with placeholders, so
+    ``validate`` finds a literal that renders no YAML map or an undecodable value). Raises RenderError."""
+    pairs = _key_values(_render(source.literal, dict(outputs), where, "templateFrom.literal"), source, where,
+                        "templateFrom.literal")
+    if source.target == "Data":
+        bad = [k for k, _ in pairs if not _SECRET_KEY.fullmatch(k)]
+        if bad:
+            raise RenderError(f"{where}: templateFrom.literal: {bad[0]!r} is not a valid Secret data key")
+    return pairs
+
+
 def _key_values(rendered: str, source: TemplateFrom, where: str, field_name: str) -> list[tuple[str, str]]:
-    """A rendered ``KeysAndValues`` template: a YAML map of strings (sigs.k8s.io/yaml into a map of strings)."""
+    """A rendered ``KeysAndValues`` template: a YAML map read as sigs.k8s.io/yaml reads it into a
+    ``map[string]string`` (yaml.v2's YAML 1.1; numbers and booleans become their Go text; a list or a map as a
+    value, or YAML that does not parse, is ESO's "could not unmarshal" error)."""
     import yaml
 
-    try:
-        parsed = yaml.safe_load(rendered) if rendered.strip() else {}
-    except yaml.YAMLError:
-        parsed = None
+    from .gotemplate.funcs.eso import yaml_v2_loader
+
+    refused = RenderError(f"{where}: {field_name}: could not unmarshal template to 'map[string][]byte' (a YAML "
+                          "map of keys and scalar values)")
+    with _slots:
+        try:
+            parsed = next(iter(yaml.load_all(rendered, Loader=yaml_v2_loader())), None)
+        except (yaml.YAMLError, RecursionError) as exc:
+            raise refused from exc
     if parsed is None:
-        parsed = {}
-    if not isinstance(parsed, dict) or not all(isinstance(k, str) and (v is None or isinstance(v, str))
-                                               for k, v in parsed.items()):
-        raise RenderError(f"{where}: {field_name}: could not unmarshal template to 'map[string][]byte' (a YAML "
-                          "map of string keys and string values)")
-    return [(k, _decode(source.decoding, v or "", where, field_name)) for k, v in parsed.items()]
+        return []
+    if not isinstance(parsed, dict):
+        raise refused
+    out = []
+    for k, v in parsed.items():
+        key, value = _go_scalar(k), "" if v is None else _go_scalar(v)
+        if key is None or value is None:
+            raise refused
+        out.append((key, _decode(source.decoding, value, where, field_name)))
+    return out
+
+
+def _go_scalar(v: Any) -> str | None:
+    """A YAML scalar as sigs.k8s.io/yaml writes it into a Go string (``convertToJSONableObject``): ints in base
+    10, floats as ``strconv.FormatFloat(f, 'g', -1, 32)``, booleans ``true``/``false``; None for anything else."""
+    if isinstance(v, str):
+        return v
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        return _go_float32_g(v)
+    return None
+
+
+def _go_float32_g(f: float) -> str | None:
+    """Go's ``FormatFloat(f, 'g', -1, 32)``: the shortest digits that read back as the same float32, in ``%e``
+    form when the exponent is below -4 or at least 6 (strconv's rule for the shortest form)."""
+    import math
+    import struct
+
+    if math.isnan(f):
+        return "NaN"
+    if math.isinf(f):
+        return "+Inf" if f > 0 else "-Inf"
+    try:
+        f32 = struct.unpack("f", struct.pack("f", f))[0]
+    except OverflowError:
+        return "+Inf" if f > 0 else "-Inf"
+    if f32 == 0:
+        return "-0" if math.copysign(1, f32) < 0 else "0"
+    for digits in range(1, 10):
+        text = f"{f32:.{digits - 1}e}"
+        if struct.unpack("f", struct.pack("f", float(text)))[0] == f32:
+            break
+    mantissa, _, exp_text = text.partition("e")
+    exp = int(exp_text)
+    sign = "-" if mantissa.startswith("-") else ""
+    figures = mantissa.lstrip("-").replace(".", "").rstrip("0") or "0"
+    if exp < -4 or exp >= 6:
+        body = figures[0] + ("." + figures[1:] if len(figures) > 1 else "")
+        return f"{sign}{body}e{'-' if exp < 0 else '+'}{abs(exp):02d}"
+    if exp < 0:
+        return f"{sign}0.{'0' * (-exp - 1)}{figures}"
+    whole, frac = figures[:exp + 1].ljust(exp + 1, "0"), figures[exp + 1:]
+    return f"{sign}{whole}{'.' + frac if frac else ''}"
 
 
 def _decode(strategy: str, value: str, where: str, field_name: str) -> str:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from . import events, freshness, overlap, policy, redact
+from . import events, freshness, overlap, policy
 from .acr import AcrClient, RetryPolicy
 from .clusters import cluster_factories
 from .config import (
@@ -254,17 +254,16 @@ def _failure_reason(exc: BaseException) -> str:
     return "write-failed"
 
 
-def _secret_strings(data: dict[str, str]) -> dict[str, str]:
-    """A ``templateFrom`` Secret's data as text (base64 in the API), each value registered for redaction."""
-    out = {}
+def _secret_strings(data: dict[str, str]) -> dict[str, str | None]:
+    """A ``templateFrom`` Secret's data as text (base64 in the API; None for a value that is not UTF-8). The
+    values an item uses are registered for redaction when rendered (:func:`render.render_secret`), only
+    those: a tenant's Secret of many keys must not push the run's own tokens out of the redaction registry."""
+    out: dict[str, str | None] = {}
     for key, encoded in data.items():
         try:
-            value = base64.b64decode(encoded).decode()
+            out[key] = base64.b64decode(encoded).decode()
         except (ValueError, UnicodeDecodeError):
-            value = ""  # not text: no template either; a template key that needs it fails as empty
-        redact.register(value)
-        redact.register_encoded(value)
-        out[key] = value
+            out[key] = None
     return out
 
 
@@ -295,7 +294,7 @@ class _Run:
         services.use_clusters(config.clusters)
         self.pool = ThreadPoolExecutor(max_workers=max(1, options.concurrency), thread_name_prefix="acr-refresh")
         self.namespace_lists: OnceMap[tuple[str, str], list[tuple[str, dict[str, str]]]] = OnceMap()
-        self.template_sources: OnceMap[tuple[str, str, str, str], dict[str, str]] = OnceMap()
+        self.template_sources: OnceMap[tuple[str, str, str, str], dict[str, str | None]] = OnceMap()
         """``templateFrom`` ConfigMaps and Secrets: read once per run per cluster, namespace and name."""
         self.render_budget = RenderBudget()  # what this run may render in all targets together
         self.expanded: set[tuple[str, str]] = set()  # (cluster, target key) expanded this run
@@ -632,12 +631,12 @@ class _Run:
                  else {"vault": getattr(target, "vault_url", "")})
         log.info("target written", extra={"generator": item.gen.key, "target": target.key, **where})
 
-    def read_template_sources(self, item: _Item) -> dict[tuple[str, str], dict[str, str]]:
+    def read_template_sources(self, item: _Item) -> dict[tuple[str, str], dict[str, str | None]]:
         """The ConfigMaps and Secrets ``item``'s ``templateFrom`` names, in its namespace: read once per run per
-        cluster (targets fanned out to one namespace share them). They are tenants' objects: a Secret's
-        values are registered for redaction, and nothing read here is ever logged."""
+        cluster (targets fanned out to one namespace share them). They are tenants' objects: nothing read
+        here is ever logged, and a Secret's values an item uses are registered for redaction when rendered."""
         assert isinstance(item.target, KubernetesTarget) and item.cluster
-        out: dict[tuple[str, str], dict[str, str]] = {}
+        out: dict[tuple[str, str], dict[str, str | None]] = {}
         for source in item.target.template.template_from:
             if source.source == "literal" or (source.source, source.name) in out:
                 continue
@@ -645,7 +644,7 @@ class _Run:
             client, namespace, name = self.services.kube.get(item.cluster), item.namespace, source.name
 
             def read(client: Any = client, namespace: str = namespace, name: str = name,
-                     is_map: bool = source.source == "configMap") -> dict[str, str]:
+                     is_map: bool = source.source == "configMap") -> dict[str, str | None]:
                 if is_map:
                     return dict(client.read_configmap_data(namespace, name))
                 return _secret_strings(client.read_secret_data(namespace, name))

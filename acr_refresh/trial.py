@@ -170,7 +170,15 @@ def trial_render(generators: Mapping[str, Generator], kube_targets: Iterable[Kub
         tpl = kt.template
         for i, origin in enumerate(tpl.template_from):  # cluster sources are read, and rendered, by a run
             if origin.source == "literal":
-                check(kt, f"{base}.templateFrom[{i}].literal", trial.run(f"templateFrom[{i}]", origin.literal, data))
+                field_path = f"{base}.templateFrom[{i}].literal"
+                check(kt, field_path, trial.run(f"templateFrom[{i}]", origin.literal, data))
+                from .render import RenderError, literal_pairs  # only for a config with a literal
+
+                try:
+                    literal_pairs(origin, data, f"{kt.source_kind} {kt.namespace}/{kt.name}")
+                except RenderError as exc:
+                    raise ConfigError(f"{exc} (trial render with placeholder credentials; a run would fail "
+                                      "here after minting)", location=kt.location, field=field_path) from exc
         total = 0
         for key, source in tpl.data or ():
             outcome = trial.run(f"data.{key}", source, data)

@@ -318,6 +318,10 @@ def parse_external_secret(doc: Doc) -> KubernetesTarget | None:
         raise doc.error("spec.target.name", f"{secret_name!r} is not a valid Secret name")
     keys = tuple(n for _, n in key_names) + tuple(k for k in TEMPLATE_KEYS if k not in ("username", "password"))
     template = _template(doc, "spec.target.template", keys)
+    if template is not None and policy in ("Merge", "CreateOrMerge") and (
+            template.labels or any(t.target == "Labels" for t in template.template_from)):
+        doc.warn(f"spec.target.template: labels are not written with creationPolicy {policy} (a merging write "
+                 "carries only its data keys and annotations, so an application's labels stay as they are)")
     if template is None:
         # ESO's setMetadata: with no template, the ExternalSecret's own labels and annotations go to the Secret.
         template = SecretTemplate(

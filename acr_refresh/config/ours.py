@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import timedelta
 
 from ..clouds import aks_server_problem
@@ -59,8 +60,7 @@ def parse_kubernetes_secret(doc: Doc) -> KubernetesTarget:
         raise doc.error("spec.name", f"{secret_name!r} is not a valid Secret name")
     template = _template(doc, "spec.template") or SecretTemplate()
     if not template.type:
-        template = SecretTemplate(DOCKERCONFIGJSON, template.labels, template.annotations, template.data,
-                                  template.merge_policy)
+        template = replace(template, type=DOCKERCONFIGJSON)
     accounts = _string_list(doc, "spec.serviceAccounts")
     if "*" in accounts and len(accounts) > 1:
         raise doc.error("spec.serviceAccounts", "'*' stands alone")

@@ -119,6 +119,8 @@ class Existing:
     """Data keys our last write did not write (only known with a record)."""
     suffix: str = ""
     """The record read (:func:`record_suffix`); for a metadata listing, the first merging record found."""
+    others_keys: frozenset[str] = frozenset()
+    """Data keys the records of other targets sharing this Secret say they write (Merge)."""
 
 
 def data_digest(namespace: str, name: str, data: Mapping[str, bytes]) -> str:
@@ -273,6 +275,9 @@ def inspect_secret(secret: dict[str, Any], suffix: str | None = None) -> Existin
     created = CREATED_ANNOTATION in annotations and any(_owns(e, CREATED_ANNOTATION) for e in entries)
     labelled = labels.get(MANAGED_BY_LABEL) == MANAGED_BY
     mine = {k: annotations[k + suffix] for k in RECORD_ANNOTATIONS if k + suffix in annotations}
+    # (only other merging records: an unsuffixed one is an Owner's, or this target's before per-target records)
+    others = frozenset(key for k, v in annotations.items() if k.startswith(DATA_KEYS_ANNOTATION + ".")
+                       and k != DATA_KEYS_ANNOTATION + suffix for key in v.split(",") if key)
     target = mine.get(TARGET_ANNOTATION, "")
     ours = created or labelled or bool(target)
     marks = eso_marks(meta)
@@ -300,7 +305,8 @@ def inspect_secret(secret: dict[str, Any], suffix: str | None = None) -> Existin
                     legacy=labelled and not created, eso_managed=bool(marks),
                     stored=stored, target=target, policy=mine.get(POLICY_ANNOTATION, ""),
                     uid=str(meta.get("uid") or ""), resource_version=str(meta.get("resourceVersion") or ""),
-                    eso_marks=marks, data_keys=keys, data_intact=intact, foreign_keys=foreign, suffix=suffix)
+                    eso_marks=marks, data_keys=keys, data_intact=intact, foreign_keys=foreign, suffix=suffix,
+                    others_keys=others)
 
 
 def read_existing(client: KubeClient, namespace: str, name: str, suffix: str = "") -> Existing | None:
@@ -386,6 +392,11 @@ def write_secret(
         return
     # Labels only on Secrets we created (or an earlier version wrote): on others, annotations only.
     merge = creation_policy in MERGING_CREATION_POLICIES
+    shared = sorted(set(desired.data) & existing.others_keys) if merge else []
+    if shared:  # two sharers writing one key would overwrite each other every run
+        raise DeliveryError(f"{where}: data key(s) {', '.join(shared)} are written by another target sharing this "
+                            "Secret: left as it is (Merge targets sharing a Secret need disjoint keys)",
+                            reason="conflict")
     labels = desired.labels if (existing.created or existing.legacy) and not merge else {}
     body = desired.manifest(labels=labels, annotations={**annotations, **record})
     body["type"] = written_type(desired, existing, creation_policy, type_from_template)

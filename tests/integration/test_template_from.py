@@ -172,3 +172,122 @@ def test_refused_in_config(tmp_path: Path, template: str, field: str, words: str
     with pytest.raises(ConfigError) as info:
         load_config(write_config(tmp_path, acr_generator(), external_secret("x", template)))
     assert field in str(info.value) and words in str(info.value), str(info.value)
+
+
+# ------------------------------------------------------------------------ tenants' sources, hostile or odd
+
+
+def test_a_secret_source_with_short_values_works(tmp_path: Path, em: Emulator) -> None:
+    """Ordinary values (a port, a 15-character template) are not credentials to redact: no failure for them."""
+    em.add_secret(NS, "tpl-secret", {"port": "5432", "t": "{{ .registry }}"})
+    report = go(tmp_path, external_secret("x", "templateFrom:\n- secret: {name: tpl-secret, items: [{key: t}]}\n"))
+    assert targets(report)["x"]["status"] == "written", report
+    assert secret(em, "x")["data"] == {"t": REGISTRY}
+
+
+def test_a_transformed_token_never_reaches_the_report(tmp_path: Path, em: Emulator) -> None:
+    """A tenant's template can transform the token past what redaction recognises and hand it to `fail` (or
+    another function's error): the message of a failing function is never shown."""
+    em.add_configmap(NS, "tpl", {"dots": '{{ .password | replace "." " " | fail }}', "up": "{{ .password | upper | fail }}"})
+    report = go(tmp_path,
+                external_secret("dots", "templateFrom:\n- configMap: {name: tpl, items: [{key: dots}]}\n"),
+                external_secret("up", "templateFrom:\n- configMap: {name: tpl, items: [{key: up}]}\n"))
+    got = targets(report)
+    assert got["dots"]["reason"] == got["up"]["reason"] == "render-failed"
+    assert "error calling fail" in got["dots"]["error"] and "error calling fail" in got["up"]["error"]
+    text = json.dumps(report)
+    for token in em.issued_secrets():
+        for form in (token, token.replace(".", " "), token.upper()):
+            for part in form.split():
+                assert len(part) < 16 or part not in text
+
+
+def test_keys_and_values_as_sigs_yaml_reads_them(tmp_path: Path, em: Emulator) -> None:
+    """sigs.k8s.io/yaml into map[string]string: numbers and booleans become their Go text (floats as
+    FormatFloat(f, 'g', -1, 32)); YAML 1.1 booleans; a list value or broken YAML fails the target."""
+    em.add_configmap(NS, "tpl", {"ok": "port: 5432\nratio: 1500000.0\non: yes\nname: x\n",
+                                 "list": "a: [1, 2]\n", "broken": "a: b: c\n"})
+    report = go(tmp_path,
+                external_secret("ok", "templateFrom:\n- configMap: {name: tpl, items: [{key: ok, templateAs: KeysAndValues}]}\n"),
+                external_secret("list", "templateFrom:\n- configMap: {name: tpl, items: [{key: list, templateAs: KeysAndValues}]}\n"),
+                external_secret("broken", "templateFrom:\n- configMap: {name: tpl, items: [{key: broken, templateAs: KeysAndValues}]}\n"))
+    got = targets(report)
+    assert got["ok"]["status"] == "written"
+    assert secret(em, "ok")["data"] == {"port": "5432", "ratio": "1.5e+06", "true": "true", "name": "x"}
+    for name in ("list", "broken"):
+        assert got[name]["reason"] == "render-failed" and "could not unmarshal" in got[name]["error"]
+
+
+def test_a_binary_secret_value_fails_only_when_used(tmp_path: Path, em: Emulator) -> None:
+    em.add_secret(NS, "mixed", {"t": "{{ .registry }}"})
+    obj = em.get_object("secrets", NS, "mixed")
+    assert obj is not None
+    from tests.eso_writer import request
+
+    request(em, "PATCH", f"/api/v1/namespaces/{NS}/secrets/mixed",
+            {"data": {"bin": base64.b64encode(b"\xff\xfe\x00").decode()}}, "application/merge-patch+json")
+    report = go(tmp_path,
+                external_secret("uses-text", "templateFrom:\n- secret: {name: mixed, items: [{key: t}]}\n"),
+                external_secret("uses-bin", "templateFrom:\n- secret: {name: mixed, items: [{key: bin}]}\n"))
+    got = targets(report)
+    assert got["uses-text"]["status"] == "written"
+    assert got["uses-bin"]["reason"] == "render-failed" and "not UTF-8 text" in got["uses-bin"]["error"]
+
+
+def test_a_source_may_not_write_our_or_esos_marks(tmp_path: Path, em: Emulator) -> None:
+    em.add_configmap(NS, "tpl", {"forge": "acr-refresh/created: '2026-01-01T00:00:00Z'\n",
+                                 "eso": "reconcile.external-secrets.io/managed: 'true'\n"})
+    report = go(tmp_path,
+                external_secret("forge", "mergePolicy: Merge\ntemplateFrom:\n- configMap: {name: tpl, items: "
+                                         "[{key: forge, templateAs: KeysAndValues}]}\n  target: Annotations\n"),
+                external_secret("eso", "mergePolicy: Merge\ntemplateFrom:\n- configMap: {name: tpl, items: "
+                                       "[{key: eso, templateAs: KeysAndValues}]}\n  target: Labels\n"))
+    got = targets(report)
+    for name in ("forge", "eso"):
+        assert got[name]["reason"] == "render-failed" and "reserved" in got[name]["error"], got[name]
+        assert em.get_object("secrets", NS, name) is None
+
+
+def test_empty_template_data_means_the_generator_keys(tmp_path: Path, em: Emulator) -> None:
+    """ESO: `len(Data) == 0` and no templateFrom → the generator's keys (ApplyTemplate's noTemplate)."""
+    go(tmp_path, external_secret("x", "data: {}\n"))
+    assert set(secret(em, "x")["data"]) == {"username", "password"}
+
+
+def test_merge_sharers_whose_keys_meet_at_run_time_do_not_loop(tmp_path: Path, em: Emulator) -> None:
+    """Keys a templateFrom renders are known only at run time: a sharer whose key another sharer's record
+    holds is refused (conflict) instead of the two overwriting each other every run."""
+    em.add_secret(NS, "shared", {"app": "keep"})
+    a = external_secret("a", "data: {x: '{{ .registry }}'}\n").replace(
+        "  target:\n", "  target:\n    name: shared\n    creationPolicy: Merge\n")
+    b = external_secret("b", "templateFrom:\n- literal: 'x: other'\n").replace(
+        "  target:\n", "  target:\n    name: shared\n    creationPolicy: Merge\n")
+    go(tmp_path, a, b)  # the first run writes both (neither has a record yet): from then on they are refused
+    for _ in range(2):
+        again = go(tmp_path, a, b)
+        outcomes = sorted((t["status"], t.get("reason")) for g in again["generators"] for t in g["targets"])
+        # the last writer holds x and stays fresh; the other is refused: nothing is rewritten run after run
+        assert outcomes == [("failed", "conflict"), ("fresh", "valid")], again
+        assert any("written by another target sharing this Secret" in (t["error"] or "")
+                   for g in again["generators"] for t in g["targets"])
+
+
+def test_a_literal_that_renders_no_map_is_found_by_validate(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="could not unmarshal"):
+        load_config_trial(tmp_path, external_secret("x", "templateFrom:\n- literal: '{{ .registry }}'\n"))
+    with pytest.raises(ConfigError, match="not a valid Secret data key"):
+        load_config_trial(tmp_path, external_secret("x", "templateFrom:\n- literal: 'bad key: x'\n"))
+
+
+def load_config_trial(tmp_path: Path, doc: str) -> object:
+    from acr_refresh.trial import trial_config
+
+    return trial_config(load_config(write_config(tmp_path, acr_generator(), doc)))
+
+
+def test_our_kind_keeps_template_from(tmp_path: Path) -> None:
+    """A KubernetesSecret without a type (dockerconfigjson by default) keeps its templateFrom and finalizers."""
+    doc = ("apiVersion: acr-refresh/v1alpha1\nkind: KubernetesSecret\nmetadata: {name: pull}\nspec:\n"
+           "  generatorRef: {name: gen}\n  template:\n    templateFrom:\n    - literal: '.dockerconfigjson: x'\n")
+    (target,) = load_config(write_config(tmp_path, acr_generator(), doc)).kube_targets
+    assert target.template.type == "kubernetes.io/dockerconfigjson" and len(target.template.template_from) == 1

@@ -346,6 +346,11 @@ def _yaml_loader() -> Any:
     return Loader
 
 
+def yaml_v2_loader() -> Any:
+    """A PyYAML loader reading YAML as yaml.v2 does (YAML 1.1 booleans, timestamps kept as strings)."""
+    return _yaml_loader()
+
+
 # yaml.v2's implicit types (resolve.go): what a plain scalar would read back as, so Marshal quotes it
 _V2_SPECIAL = frozenset("y Y yes Yes YES true True TRUE on On ON n N no No NO false False FALSE off Off OFF "
                         "~ null Null NULL .nan .NaN .NAN .inf .Inf .INF +.inf +.Inf +.INF -.inf -.Inf -.INF"
