@@ -226,8 +226,9 @@ def eso_marks(meta: dict[str, Any]) -> tuple[str, ...]:
              for o in _list(meta.get("ownerReferences")) if _eso_owner(o)]
     marks += [f"field manager {truncate(str(e.get('manager')), 100)}"
               for e in _list(meta.get("managedFields")) if _eso_manager(e)]
-    if _str_map(meta.get("labels")).get(ESO_MANAGED_LABEL) == "true":
-        marks.append(f"label {ESO_MANAGED_LABEL}=true")
+    labels = _str_map(meta.get("labels"))
+    if ESO_MANAGED_LABEL in labels:  # ESO writes "true"; the label's presence is the mark, whatever its value
+        marks.append(f"label {ESO_MANAGED_LABEL}={truncate(labels[ESO_MANAGED_LABEL], 20)}")
     return tuple(dict.fromkeys(marks))
 
 
