@@ -188,7 +188,8 @@ def test_a_secret_source_with_short_values_works(tmp_path: Path, em: Emulator) -
 def test_a_transformed_token_never_reaches_the_report(tmp_path: Path, em: Emulator) -> None:
     """A tenant's template can transform the token past what redaction recognises and hand it to `fail` (or
     another function's error): the message of a failing function is never shown."""
-    em.add_configmap(NS, "tpl", {"dots": '{{ .password | replace "." " " | fail }}', "up": "{{ .password | upper | fail }}"})
+    em.add_configmap(NS, "tpl", {"dots": '{{ .password | replace "." " " | fail }}',
+                                 "up": "{{ .password | upper | fail }}"})
     report = go(tmp_path,
                 external_secret("dots", "templateFrom:\n- configMap: {name: tpl, items: [{key: dots}]}\n"),
                 external_secret("up", "templateFrom:\n- configMap: {name: tpl, items: [{key: up}]}\n"))
@@ -207,10 +208,11 @@ def test_keys_and_values_as_sigs_yaml_reads_them(tmp_path: Path, em: Emulator) -
     FormatFloat(f, 'g', -1, 32)); YAML 1.1 booleans; a list value or broken YAML fails the target."""
     em.add_configmap(NS, "tpl", {"ok": "port: 5432\nratio: 1500000.0\non: yes\nname: x\n",
                                  "list": "a: [1, 2]\n", "broken": "a: b: c\n"})
-    report = go(tmp_path,
-                external_secret("ok", "templateFrom:\n- configMap: {name: tpl, items: [{key: ok, templateAs: KeysAndValues}]}\n"),
-                external_secret("list", "templateFrom:\n- configMap: {name: tpl, items: [{key: list, templateAs: KeysAndValues}]}\n"),
-                external_secret("broken", "templateFrom:\n- configMap: {name: tpl, items: [{key: broken, templateAs: KeysAndValues}]}\n"))
+    def kv(name: str) -> str:
+        return external_secret(name, "templateFrom:\n- configMap: {name: tpl, items: [{key: " + name
+                               + ", templateAs: KeysAndValues}]}\n")
+
+    report = go(tmp_path, kv("ok"), kv("list"), kv("broken"))
     got = targets(report)
     assert got["ok"]["status"] == "written"
     assert secret(em, "ok")["data"] == {"port": "5432", "ratio": "1.5e+06", "true": "true", "name": "x"}
