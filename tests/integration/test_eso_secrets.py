@@ -146,3 +146,29 @@ def test_merge_never_creates(tmp_path: Path, em: Emulator) -> None:
     (target,) = report["generators"][0]["targets"]
     assert target["status"] == "failed" and target["reason"] == "missing"
     assert em.get_object("secrets", NS, "pull") is None
+
+
+def test_target_name_names_the_secret(tmp_path: Path, em: Emulator) -> None:
+    """ESO: target.name, default the ExternalSecret's name (externalsecret_controller.go, getSecretName)."""
+    go(tmp_path, em, external_secret(spec="target: {name: registry-pull}\n"))
+    assert em.get_object("secrets", NS, "pull") is None
+    assert set(secret(em, "registry-pull")["data"]) == {"username", "password"}
+
+
+def test_orphan_writes_what_owner_writes(tmp_path: Path, em: Emulator) -> None:
+    """ESO's Orphan differs from Owner only in the ownerReference (applyOwnership), which acr-refresh never sets."""
+    go(tmp_path, em, external_secret(spec="target: {creationPolicy: Orphan}\n"))
+    got = secret(em)
+    assert got["type"] == "Opaque" and set(got["data"]) == {"username", "password"}
+    obj = em.get_object("secrets", NS, "pull")
+    assert obj is not None and not obj["metadata"].get("ownerReferences")
+
+
+def test_none_writes_nothing(tmp_path: Path, em: Emulator) -> None:
+    """ESO's None renders but never writes (externalsecret_controller.go: CreatePolicyNone skips the Secret)."""
+    config = load_config(write_config(tmp_path, acr_generator(),
+                                      external_secret(spec="target: {creationPolicy: None}\n")))
+    report = run(config, RunOptions(), services=fast_services()).to_dict()
+    (target,) = report["generators"][0]["targets"]
+    assert (target["status"], target["reason"]) == ("skipped", "creation-policy-none")
+    assert em.get_object("secrets", NS, "pull") is None
