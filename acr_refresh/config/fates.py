@@ -54,11 +54,13 @@ def crd_paths() -> dict[str, dict[str, tuple[str, ...]]]:
     return {kind: {v: tuple(p) for v, p in versions.items()} for kind, versions in raw.items()}
 
 
+@cache
 def entries(kind: str) -> dict[str, tuple[str, str]]:
     """The declared ``path → (fate, note)`` entries of one kind (including the shared metadata entries)."""
     return {p: (str(v[0]), str(v[1])) for p, v in _data()["kinds"][kind].items()}
 
 
+@cache
 def fate_of(kind: str, path: str) -> Fate | None:
     """The fate of ``path`` (dotted, ``[]`` for list items) in ``kind``, or None when it has none."""
     own = entries(kind)
@@ -105,6 +107,7 @@ class Finding:
     message: str
 
 
+@cache
 def _leaves(kind: str, version: str) -> frozenset[str]:
     """Known paths below which the document holds free-form data (maps of labels, template data, ...)."""
     known = known_paths(kind, version)
