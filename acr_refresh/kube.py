@@ -38,11 +38,14 @@ class KubeClient:
     deadline: Any = None
     """A callable giving the monotonic time no call should outlive, or None."""
     core: Any = field(init=False)
+    events: Any = field(init=False)
+    """``EventsV1Api`` over the same connection (:mod:`acr_refresh.events`)."""
 
     def __post_init__(self) -> None:
         from kubernetes import client
 
         self.core = client.CoreV1Api(self.api_client)
+        self.events = client.EventsV1Api(self.api_client)
 
     def close(self) -> None:
         """Release the client's connection pool."""
@@ -57,6 +60,17 @@ class KubeClient:
         """A Secret's ``data`` (base64 values, as stored). Raises :class:`SourceError`."""
         secret = self._call(f"read Secret {namespace}/{name}", self.core.read_namespaced_secret, name, namespace)
         return dict(secret.data or {})
+
+    def read_secret_text(self, namespace: str, name: str) -> dict[str, str | None]:
+        """A Secret's data as text (``templateFrom``): each value decoded from base64, None where it is not
+        UTF-8. Raises :class:`SourceError`."""
+        out: dict[str, str | None] = {}
+        for key, encoded in self.read_secret_data(namespace, name).items():
+            try:
+                out[key] = base64.b64decode(encoded).decode()
+            except (ValueError, UnicodeDecodeError):
+                out[key] = None
+        return out
 
     def read_configmap_data(self, namespace: str, name: str) -> dict[str, str]:
         """A ConfigMap's ``data`` (``templateFrom``). Raises :class:`SourceError`."""
@@ -131,8 +145,7 @@ class KubeClient:
                 answer = None
             resp.release_conn()
             return answer if isinstance(answer, dict) else None
-        resp.drain_conn()  # read the body so the connection goes back to the pool clean
-        resp.release_conn()
+        _discard(resp)
         return None
 
     def create_secret(self, manifest: dict[str, Any], *, field_manager: str) -> None:
@@ -142,8 +155,7 @@ class KubeClient:
         resp = self._call(f"create Secret {meta['namespace']}/{meta['name']}", self.core.create_namespaced_secret,
                           meta["namespace"], manifest, error=DeliveryError, field_manager=field_manager,
                           _preload_content=False)
-        resp.drain_conn()
-        resp.release_conn()
+        _discard(resp)
 
     def delete_secret(self, namespace: str, name: str, *, uid: str | None = None,
                       resource_version: str | None = None) -> None:
@@ -196,8 +208,7 @@ class KubeClient:
             f"apply Secret {meta['namespace']}/{meta['name']}", self.core.patch_namespaced_secret,
             meta["name"], meta["namespace"], manifest, error=DeliveryError,
             field_manager=field_manager, _content_type="application/apply-patch+yaml", _preload_content=False)
-        resp.drain_conn()
-        resp.release_conn()
+        _discard(resp)
 
     def patch_secret_metadata(self, namespace: str, name: str, patch: dict[str, Any], *,
                               field_manager: str) -> None:
@@ -206,8 +217,7 @@ class KubeClient:
         resp = self._call(f"patch Secret {namespace}/{name}", self.core.patch_namespaced_secret, name, namespace,
                           patch, error=DeliveryError, field_manager=field_manager,
                           _content_type="application/merge-patch+json", _preload_content=False)
-        resp.drain_conn()
-        resp.release_conn()
+        _discard(resp)
 
     def list_namespaces(self, label_selector: str = "") -> list[tuple[str, dict[str, str]]]:
         """``(name, labels)`` of every namespace matching ``label_selector``."""
@@ -239,9 +249,7 @@ class KubeClient:
 
     def read_event(self, namespace: str, name: str) -> dict[str, Any] | None:
         """An Event as plain JSON data, or None when it does not exist."""
-        from kubernetes import client
-
-        api = client.EventsV1Api(self.api_client)
+        api = self.events
         resp = self._call(f"read Event {namespace}/{name}", api.read_namespaced_event, name, namespace,
                           error=DeliveryError, missing_ok=True, _preload_content=False)
         if resp is None:
@@ -250,36 +258,29 @@ class KubeClient:
         return data if isinstance(data, dict) else None
 
     def create_event(self, namespace: str, body: dict[str, Any]) -> None:
-        from kubernetes import client
-
-        api = client.EventsV1Api(self.api_client)
+        api = self.events
         resp = self._call(f"create Event {namespace}/{body['metadata']['name']}", api.create_namespaced_event,
                           namespace, body, error=DeliveryError, _preload_content=False)
-        resp.drain_conn()  # an unread body would spoil the pooled connection for the next request
-        resp.release_conn()
+        _discard(resp)
 
     def patch_event(self, namespace: str, name: str, patch: dict[str, Any]) -> None:
         """A JSON merge patch (one with ``metadata.resourceVersion`` is refused with 409 if the Event changed)."""
-        from kubernetes import client
-
-        api = client.EventsV1Api(self.api_client)
+        api = self.events
         resp = self._call(f"patch Event {namespace}/{name}", api.patch_namespaced_event, name, namespace, patch,
                           error=DeliveryError, _content_type="application/merge-patch+json",
                           _preload_content=False)
-        resp.drain_conn()
-        resp.release_conn()
+        _discard(resp)
 
     def delete_event(self, namespace: str, name: str, *, uid: str | None, resource_version: str | None) -> None:
         """Delete an Event only if it is still exactly the one read (409 otherwise)."""
         from kubernetes import client
 
-        api = client.EventsV1Api(self.api_client)
+        api = self.events
         body = client.V1DeleteOptions(preconditions=client.V1Preconditions(uid=uid, resource_version=resource_version))
         resp = self._call(f"delete Event {namespace}/{name}", api.delete_namespaced_event, name, namespace,
                           error=DeliveryError, missing_ok=True, body=body, _preload_content=False)
         if resp is not None:
-            resp.drain_conn()
-            resp.release_conn()
+            _discard(resp)
 
     def _past_deadline(self) -> bool:
         deadline = self.deadline() if self.deadline is not None else None
@@ -387,6 +388,13 @@ def default_api_client(pool_size: int = 16) -> Any:
     except Exception as exc:
         raise SourceError(f"no default Kubernetes cluster: {truncate(str(exc))}") from exc
     return client.ApiClient(configuration)
+
+
+def _discard(resp: Any) -> None:
+    """Read an answer's body and give its connection back to the pool clean (an unread body would spoil the
+    pooled connection for the next request)."""
+    resp.drain_conn()
+    resp.release_conn()
 
 
 def secret_key(cluster: str, namespace: str, name: str, data: dict[str, str], key: str) -> str:

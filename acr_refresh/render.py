@@ -373,20 +373,24 @@ def _go_float32_g(f: float) -> str | None:
     return f"{sign}{whole}{'.' + frac if frac else ''}"
 
 
+_ALPHABETS = {"Base64": ("+/",), "Base64URL": ("-_",), "Auto": ("+/", "-_")}
+"""The base64 alphabets (their two last characters) each ``valuesDecodingStrategy`` tries, in order."""
+
+
 def _decode(strategy: str, value: str, where: str, field_name: str) -> str:
-    """``valuesDecodingStrategy`` (ESO's ``decoding.Decode``): None, Base64, Base64URL, or Auto (either, else
-    the value as it is). Decoded bytes must be UTF-8 text: acr-refresh writes text."""
+    """``valuesDecodingStrategy`` (ESO's ``decoding.Decode``): None, Base64, Base64URL (padded, as Go's
+    ``StdEncoding``/``URLEncoding``), or Auto (either, else the value as it is). Decoded bytes must be UTF-8
+    text: acr-refresh writes text."""
     if strategy in ("None", ""):
         return value
     raw = value.replace("\r", "").replace("\n", "")  # Go's base64 decoder skips line breaks
-    attempts = {"Base64": (base64.b64decode,), "Base64URL": (base64.urlsafe_b64decode,),
-                "Auto": (base64.b64decode, base64.urlsafe_b64decode)}[strategy]
-    for decode in attempts:
-        try:
-            out = decode(raw.encode(), validate=True) if decode is base64.b64decode else decode(raw.encode())
-        except (ValueError, TypeError):
+    for alt in _ALPHABETS[strategy]:
+        other = "-_" if alt == "+/" else "+/"
+        if any(c in raw for c in other):
             continue
-        if decode is base64.urlsafe_b64decode and ("+" in raw or "/" in raw):
+        try:
+            out = base64.b64decode(raw.translate(str.maketrans(alt, "+/")), validate=True)
+        except ValueError:
             continue
         try:
             return out.decode()

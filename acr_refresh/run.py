@@ -15,7 +15,6 @@ HTTP response. The network clients live in :class:`Services`, which a long-lived
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import logging
 import threading
@@ -252,19 +251,6 @@ def _failure_reason(exc: BaseException) -> str:
     if getattr(exc, "status", None) == 409:
         return "conflict"
     return "write-failed"
-
-
-def _secret_strings(data: dict[str, str]) -> dict[str, str | None]:
-    """A ``templateFrom`` Secret's data as text (base64 in the API; None for a value that is not UTF-8). The
-    values an item uses are registered for redaction when rendered (:func:`render.render_secret`), only
-    those: a tenant's Secret of many keys must not push the run's own tokens out of the redaction registry."""
-    out: dict[str, str | None] = {}
-    for key, encoded in data.items():
-        try:
-            out[key] = base64.b64decode(encoded).decode()
-        except (ValueError, UnicodeDecodeError):
-            out[key] = None
-    return out
 
 
 def _error(exc: BaseException) -> str:
@@ -647,7 +633,9 @@ class _Run:
                      is_map: bool = source.source == "configMap") -> dict[str, str | None]:
                 if is_map:
                     return dict(client.read_configmap_data(namespace, name))
-                return _secret_strings(client.read_secret_data(namespace, name))
+                # values an item uses are registered for redaction when rendered (render.render_secret), only
+                # those: a tenant's Secret of many keys must not push the run's tokens out of the registry
+                return client.read_secret_text(namespace, name)
 
             out[(source.source, source.name)] = self.template_sources.get(key, read)
         return out

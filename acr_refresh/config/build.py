@@ -175,19 +175,11 @@ def _add_document(b: _Builder, file: Path, index: int, body: Any, env: Mapping[s
         else:
             b.cluster_generators[name] = cg
         return
-    if group == ESO_GROUP and version in ("v1beta1", "v1") and kind == CES_KIND:
-        ces = parse_cluster_external_secret(doc)
-        if ces is not None:
-            _add_once(b.kube_targets, ces.key, ces, doc, f"{kind} {ces.name}")
-            b.api_versions[ces.key] = api_version
-            return
-        b.unhandled.append(Unhandled(doc.location, api_version, kind, "fed by a SecretStore or another generator, "
-                                                                      "not an ACRAccessToken"))
-        return
-    if group == ESO_GROUP and version in ("v1beta1", "v1") and kind == "ExternalSecret":
-        target = parse_external_secret_any(doc)
+    if group == ESO_GROUP and version in ("v1beta1", "v1") and kind in (CES_KIND, "ExternalSecret"):
+        target = parse_cluster_external_secret(doc) if kind == CES_KIND else parse_external_secret_any(doc)
         if target is not None:
-            _add_once(b.kube_targets, target.key, target, doc, f"ExternalSecret {target.namespace}/{target.name}")
+            what = f"{kind} {target.name}" if kind == CES_KIND else f"{kind} {target.namespace}/{target.name}"
+            _add_once(b.kube_targets, target.key, target, doc, what)
             b.api_versions[target.key] = api_version
             return
         b.unhandled.append(Unhandled(doc.location, api_version, kind, "fed by a SecretStore or another generator, "
